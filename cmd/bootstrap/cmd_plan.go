@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// planCmd is `bootstrap plan` (and `run --dry-run`): it writes nothing.
+type planCmd struct {
+	profileFlags
+	connFlags
+
+	Force   bool   `help:"Plan as if --force were given." env:"BOOTSTRAP_FORCE"`
+	Reset   bool   `help:"Show what --reset would drop." env:"BOOTSTRAP_RESET"`
+	Offline bool   `help:"Do not read markers (no network)." env:"BOOTSTRAP_OFFLINE"`
+	Output  string `short:"o" help:"Output format: text or json." enum:"text,json" default:"text" env:"BOOTSTRAP_OUTPUT"`
+}
+
+// Run prints the plan.
+func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
+	set, err := c.load(log, false)
+	if err != nil {
+		return err
+	}
+	var store runner.MarkerStore
+	if !c.Offline {
+		mc, err := c.mongo(ctx, log, io, nil)
+		if err != nil {
+			return err
+		}
+		defer disconnect(ctx, mc, nil)
+		store = runner.NewMongoStore(mc)
+	}
+	plan, err := runner.Plan(ctx, store, set, c.Force, c.Reset)
+	if err != nil {
+		return err
+	}
+	if c.Output == "json" {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plan)
+	}
+	order := make([]string, len(plan))
+	for i, e := range plan {
+		order[i] = e.Profile
+	}
+	fmt.Fprintf(io.Out, "order: %s\n", strings.Join(order, " -> "))
+	for _, e := range plan {
+		var what string
+		switch e.Action {
+		case runner.ActionSkip:
+			what = "current " + short(e.Version)
+		case runner.ActionReapply:
+			what = short(e.PrevVersion) + " -> " + short(e.Version)
+		default:
+			what = "version " + short(e.Version)
+		}
+		fmt.Fprintf(io.Out, "\n%-9s %s  (%s, db %s)\n", e.Action, e.Profile, what, e.Database)
+		for _, r := range e.Reset {
+			fmt.Fprintf(io.Out, "  reset: %s\n", r)
+		}
+		for i, s := range e.Steps {
+			fmt.Fprintf(io.Out, "  %d. %s\n", i+1, s)
+		}
+		for _, w := range e.Warnings {
+			fmt.Fprintf(io.Out, "  warning: %s\n", w)
+		}
+	}
+	return nil
+}

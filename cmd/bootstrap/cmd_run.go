@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/srvthreds/bootstrap/health"
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// runCmd is `bootstrap run` (SPEC §1, §3).
+type runCmd struct {
+	profileFlags
+	connFlags
+	lockFlags
+
+	Force         bool          `help:"Re-apply profiles even when their markers match." env:"BOOTSTRAP_FORCE"`
+	Reset         bool          `help:"Drop what each profile's reset: section names before applying it (the old -c)." env:"BOOTSTRAP_RESET"`
+	DryRun        bool          `help:"Show the plan and write nothing (same as plan)." env:"BOOTSTRAP_DRY_RUN"`
+	LockWait      time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+	StallTimeout  time.Duration `help:"Abort (exit 8) when a step reports no progress for this long." default:"2m" env:"BOOTSTRAP_STALL_TIMEOUT"`
+	Timeout       time.Duration `help:"Abort (exit 8) when the whole run takes longer." default:"15m" env:"BOOTSTRAP_TIMEOUT"`
+	ShutdownGrace time.Duration `help:"Bound on cleanup after a signal or an abort." default:"10s" env:"BOOTSTRAP_SHUTDOWN_GRACE"`
+	HealthAddr    string        `help:"Address of /livez, /readyz, /status and /metrics, or off." default:":8081" env:"BOOTSTRAP_HEALTH_ADDR"`
+	BatchSize     int           `help:"Writes per database command (at most 100 on FerretDB)." default:"100" env:"BOOTSTRAP_BATCH_SIZE"`
+}
+
+// Validate checks cross-flag rules.
+func (c *runCmd) Validate() error {
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		return errors.New("--batch-size must be between 1 and 10000")
+	}
+	return c.lockFlags.validate()
+}
+
+// Run executes the run of SPEC §1.
+func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
+	if c.DryRun {
+		p := planCmd{profileFlags: c.profileFlags, connFlags: c.connFlags, Force: c.Force, Reset: c.Reset}
+		return p.Run(ctx, log, io)
+	}
+	set, err := c.load(log, false)
+	if err != nil {
+		return err
+	}
+	runID := runner.NewRunID()
+	log = log.With("run_id", runID)
+	state := health.NewState(&health.StateOptions{StallTimeout: c.StallTimeout})
+	stopHealth, err := health.Serve(ctx, c.HealthAddr, health.NewHandler(state), log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = stopHealth(sctx)
+	}()
+
+	names := make([]string, len(set.Profiles))
+	for i, p := range set.Profiles {
+		names[i] = p.Name
+	}
+	log.Info("run starting", "profiles", names, "version", bi.Version, "force", c.Force, "reset", c.Reset)
+	mc, err := c.mongo(ctx, log, io, state.Heartbeat)
+	if err != nil {
+		return err
+	}
+	rc, err := c.redis(ctx, log, io, state.Heartbeat)
+	if err != nil {
+		disconnect(ctx, mc, nil)
+		return err
+	}
+	defer disconnect(ctx, mc, rc)
+	state.SetReady(true)
+
+	host := hostname()
+	locker, err := c.locker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version},
+		func(h *lock.Holder, waited time.Duration) {
+			state.Heartbeat()
+			log.Info("waiting for lock", "lock", c.LockName, "holder_run_id", h.RunID, "holder_host", h.Host,
+				"holder_image", h.Image, "holder_since", h.Since, "holder_renewed", h.Renewed, "holder_fence", h.Fence,
+				"waited_ms", waited.Milliseconds())
+		})
+	if err != nil {
+		return usageError{err}
+	}
+	rn, err := runner.New(mc, rc, locker, nil, &runner.Options{
+		RunID: runID, Host: host, Image: bi.Version,
+		Force: c.Force, Reset: c.Reset, BatchSize: c.BatchSize,
+		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
+		Log: log, Reporter: withProgressBar(state, io), Env: c.env(io),
+	})
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	res, err := rn.Run(ctx, set)
+	counts := map[runner.Outcome]int{}
+	for _, p := range res.Profiles {
+		counts[p.Outcome]++
+	}
+	log.Info("run finished", "event", "run_summary", "fence", res.Fence,
+		"applied", counts[runner.OutcomeApplied], "skipped", counts[runner.OutcomeSkipped],
+		"failed", counts[runner.OutcomeFailed], "interrupted", counts[runner.OutcomeInterrupted],
+		"duration_ms", time.Since(t0).Milliseconds(), "ok", err == nil)
+	return err
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// statusCmd is `bootstrap status`.
+type statusCmd struct {
+	profileFlags
+	connFlags
+	lockFlags
+
+	Output string `short:"o" help:"Output format: table or json." enum:"table,json" default:"table" env:"BOOTSTRAP_OUTPUT"`
+}
+
+// profileStatus is one profile's line of the status report.
+type profileStatus struct {
+	Profile      string         `json:"profile"`
+	Database     string         `json:"database"`
+	ImageVersion string         `json:"imageVersion"` // the version of the profile in this image
+	State        string         `json:"state"`        // current, outdated, not-applied
+	Marker       *runner.Marker `json:"marker,omitempty"`
+}
+
+type statusReport struct {
+	Profiles []profileStatus `json:"profiles"`
+	Lock     *lock.Holder    `json:"lock"` // null when free
+	LockName string          `json:"lockName"`
+}
+
+// Run prints, per profile, the applied version, when, by which run, host and
+// image, and who holds the lock.
+func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
+	set, err := c.load(log, true)
+	if err != nil {
+		return err
+	}
+	mc, err := c.mongo(ctx, log, io, nil)
+	if err != nil {
+		return err
+	}
+	rc, err := c.redis(ctx, log, io, nil)
+	if err != nil {
+		disconnect(ctx, mc, nil)
+		return err
+	}
+	defer disconnect(ctx, mc, rc)
+
+	store := runner.NewMongoStore(mc)
+	rep := statusReport{LockName: c.LockName}
+	for _, p := range set.Profiles {
+		m, err := store.Marker(ctx, p.Database, p.Name)
+		if err != nil {
+			return err
+		}
+		st := profileStatus{Profile: p.Name, Database: p.Database, ImageVersion: p.Version, Marker: m, State: "not-applied"}
+		if m != nil {
+			st.State = "outdated"
+			if m.Version == p.Version {
+				st.State = "current"
+			}
+		}
+		rep.Profiles = append(rep.Profiles, st)
+	}
+	locker, err := c.locker(rc, lock.Holder{}, nil)
+	if err != nil {
+		return usageError{err}
+	}
+	if rep.Lock, err = locker.Holder(ctx); err != nil {
+		return err
+	}
+
+	if c.Output == "json" {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	applied := 0
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tDATABASE\tSTATE\tIMAGE VERSION\tAPPLIED VERSION\tAPPLIED AT\tRUN\tHOST\tIMAGE")
+	for _, s := range rep.Profiles {
+		if s.Marker == nil {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\n", s.Profile, s.Database, s.State, short(s.ImageVersion))
+			continue
+		}
+		applied++
+		m := s.Marker
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Profile, s.Database, s.State, short(s.ImageVersion),
+			short(m.Version), m.AppliedAt.Format(time.RFC3339), m.RunID, m.Host, m.Image)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if applied == 0 {
+		fmt.Fprintln(io.Out, "nothing applied yet")
+	}
+	if h := rep.Lock; h != nil {
+		fmt.Fprintf(io.Out, "lock %s: held by run %s on %s (image %s, fence %d) since %s, renewed %s, expires in %s\n",
+			c.LockName, h.RunID, h.Host, h.Image, h.Fence, h.Since.Format(time.RFC3339), h.Renewed.Format(time.RFC3339), h.TTL)
+	} else {
+		fmt.Fprintf(io.Out, "lock %s: free\n", c.LockName)
+	}
+	return nil
+}

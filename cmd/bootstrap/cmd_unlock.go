@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// unlockCmd is `bootstrap unlock`: it breaks a stale lock, and refuses while
+// the holder still renews its lease unless --force. It is audited.
+type unlockCmd struct {
+	connFlags
+	lockFlags
+
+	Force    bool   `help:"Break the lock even while its holder renews it." env:"BOOTSTRAP_FORCE"`
+	Database string `help:"Database of the audit record." default:"nr" env:"BOOTSTRAP_AUDIT_DATABASE"`
+}
+
+// Run breaks the lock.
+func (c *unlockCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
+	rc, err := c.redis(ctx, log, io, nil)
+	if err != nil {
+		return err
+	}
+	mc, err := c.mongo(ctx, log, io, nil)
+	if err != nil {
+		disconnect(ctx, nil, rc)
+		return err
+	}
+	defer disconnect(ctx, mc, rc)
+	locker, err := c.locker(rc, lock.Holder{}, nil)
+	if err != nil {
+		return usageError{err}
+	}
+	h, err := locker.Break(ctx, c.Force)
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		fmt.Fprintf(io.Out, "lock %s: free, nothing to break\n", c.LockName)
+		return nil
+	}
+	msg := fmt.Sprintf("broke lock %s held by run %s on %s (fence %d, renewed %s)", c.LockName, h.RunID, h.Host, h.Fence, h.Renewed.Format(time.RFC3339))
+	log.Warn("lock broken", "lock", c.LockName, "holder_run_id", h.RunID, "holder_host", h.Host, "holder_fence", h.Fence, "force", c.Force)
+	rec := &runner.AuditRecord{
+		RunID: runner.NewRunID(), Fence: h.Fence, Profile: "", Outcome: runner.OutcomeUnlocked,
+		Error: msg, At: time.Now().UTC().Truncate(time.Millisecond), Host: hostname(), Image: bi.Version,
+	}
+	if err := runner.NewMongoStore(mc).Audit(ctx, c.Database, rec); err != nil {
+		return err
+	}
+	fmt.Fprintln(io.Out, msg)
+	return nil
+}

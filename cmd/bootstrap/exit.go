@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// Exit codes (SPEC §6). They are what a Job's podFailurePolicy matches; the
+// README documents them.
+const (
+	exitOK          = 0
+	exitInternal    = 1
+	exitUsage       = 2
+	exitInvalid     = 3
+	exitNotAcquired = 4
+	exitLockLost    = 5
+	exitUnreachable = 6
+	exitStepFailed  = 7
+	exitStalled     = 8
+)
+
+// usageError is a bad command line (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitCode maps an error to its exit code. It is the only place that does.
+func exitCode(err error) int {
+	var sig *signalError
+	var step *runner.StepError
+	var usage usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &sig):
+		return 128 + int(sig.sig)
+	case errors.As(err, &usage):
+		return exitUsage
+	case errors.Is(err, profiles.ErrInvalid):
+		return exitInvalid
+	case errors.Is(err, lock.ErrNotAcquired), errors.Is(err, runner.ErrWaitTimeout):
+		return exitNotAcquired
+	case errors.Is(err, runner.ErrLockLost), errors.Is(err, lock.ErrLost):
+		return exitLockLost
+	case errors.Is(err, runner.ErrUnreachable):
+		return exitUnreachable
+	case errors.Is(err, runner.ErrStalled), errors.Is(err, runner.ErrTimeout):
+		return exitStalled
+	case errors.As(err, &step):
+		return exitStepFailed
+	default:
+		return exitInternal
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// profileFlags select profiles.
+type profileFlags struct {
+	ProfilesDir string   `help:"Directory of profiles." default:"./profiles" env:"BOOTSTRAP_PROFILES_DIR" placeholder:"DIR"`
+	Profile     []string `short:"p" help:"Profile to apply (repeat, or comma-separated)." env:"BOOTSTRAP_PROFILE" sep:"," placeholder:"NAME"`
+}
+
+// load reads and validates the named profiles (all of them when none is
+// named and all is true). Nothing is written before this succeeds.
+func (f *profileFlags) load(log *slog.Logger, all bool) (*profiles.Set, error) {
+	if st, err := os.Stat(f.ProfilesDir); err != nil || !st.IsDir() {
+		return nil, usageError{fmt.Errorf("profiles dir %q is not a directory", f.ProfilesDir)}
+	}
+	fsys := profiles.DirFS(f.ProfilesDir)
+	var set *profiles.Set
+	var err error
+	if len(f.Profile) == 0 {
+		if !all {
+			return nil, usageError{errors.New("no profile given: use -p NAME (or BOOTSTRAP_PROFILE)")}
+		}
+		set, err = profiles.LoadAll(fsys)
+	} else {
+		set, err = profiles.Load(fsys, f.Profile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profiles in %s: %w", f.ProfilesDir, err)
+	}
+	for _, p := range set.Profiles {
+		for _, w := range p.Warnings {
+			log.Warn(w, "profile", p.Name)
+		}
+	}
+	return set, nil
+}
+
+// connFlags are the connection settings (SPEC §3). The srvthreds variables
+// (MONGO_HOST, REDIS_HOST, REDIS_PASSWORD, ...) and *_FILE secrets are
+// honoured by runner.ResolveMongoURI and runner.ResolveRedis.
+type connFlags struct {
+	MongoURI       string        `help:"MongoDB URI (else MONGO_HOST, else localhost)." env:"BOOTSTRAP_MONGO_URI" placeholder:"URI"`
+	RedisURL       string        `help:"Redis URL (else REDIS_HOST, else localhost)." env:"BOOTSTRAP_REDIS_URL" placeholder:"URL"`
+	ConnectTimeout time.Duration `help:"How long to wait for MongoDB and Redis to come up." default:"2m" env:"BOOTSTRAP_CONNECT_TIMEOUT"`
+}
+
+func (f *connFlags) env(io *stdio) runner.Env {
+	return runner.Env{Getenv: io.Env, ReadFile: os.ReadFile}
+}
+
+func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, error) {
+	uri, err := runner.ResolveMongoURI(f.MongoURI, f.env(io))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("connecting", "service", "MongoDB", "addr", runner.Redact(uri))
+	return runner.ConnectMongo(ctx, uri, &runner.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+}
+
+func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*redis.Client, error) {
+	cfg, err := runner.ResolveRedis(f.RedisURL, f.env(io))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("connecting", "service", "Redis", "addr", runner.Redact(cfg.URL))
+	return runner.ConnectRedis(ctx, cfg, &runner.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+}
+
+// lockFlags name the lock.
+type lockFlags struct {
+	LockName string        `help:"Name of the distributed lock." default:"bootstrap" env:"BOOTSTRAP_LOCK_NAME"`
+	LockTTL  time.Duration `help:"Lease time of the lock; renewed every third of it." default:"30s" env:"BOOTSTRAP_LOCK_TTL"`
+}
+
+func (f *lockFlags) locker(rc *redis.Client, h lock.Holder, onWait func(*lock.Holder, time.Duration)) (*lock.Locker, error) {
+	return lock.New(rc, f.LockName, &lock.Options{TTL: f.LockTTL, Holder: h, OnWait: onWait})
+}
+
+func (f *lockFlags) validate() error {
+	if f.LockTTL < 300*time.Millisecond {
+		return errors.New("--lock-ttl must be at least 300ms")
+	}
+	return nil
+}
+
+// hostname is the pod name in Kubernetes.
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// closeAll disconnects the clients, bounded.
+func disconnect(ctx context.Context, mc *mongo.Client, rc *redis.Client) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if mc != nil {
+		_ = mc.Disconnect(ctx)
+	}
+	if rc != nil {
+		_ = rc.Close()
+	}
+}

@@ -1,0 +1,26 @@
+// Command bootstrap applies ordered configuration profiles to MongoDB and
+// Redis under a distributed lock, records completion markers so that it is
+// safe to run any number of times, serves liveness while it runs, and exits
+// with a documented code (README, "Exit codes").
+package main
+
+import (
+	"context"
+	"os"
+
+	_ "golang.org/x/crypto/x509roots/fallback" // CA roots for TLS in a FROM scratch image
+)
+
+// Set by the Makefile with -ldflags -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+	date    = "unknown"
+)
+
+func main() {
+	ctx, stop := signalContext(context.Background())
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}

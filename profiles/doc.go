@@ -1,0 +1,9 @@
+// Package profiles loads, validates, orders and hashes bootstrap profiles
+// (SPEC §2) from an fs.FS.
+//
+// Load reads the requested profiles and everything they require, validates
+// all of them before returning (so that a bad profile means nothing is
+// written), orders them by their requires DAG with the command-line order as
+// tie-break, and computes each profile's content version (§2.2). Errors
+// name the file, line and column of the problem.
+package profiles

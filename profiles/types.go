@@ -1,0 +1,195 @@
+package profiles
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// HashAlgo is the version of the content-hash algorithm (SPEC §2.2). It is
+// stored with every marker so that a future change of the algorithm can be
+// told apart from a change of content.
+const HashAlgo = 1
+
+// Form tells how a profile directory was written.
+type Form string
+
+const (
+	// FormManifest is a directory with a profile.yaml.
+	FormManifest Form = "manifest"
+	// FormSrvthreds is a legacy run-profiles/<name>/ directory: run-config/
+	// and/or patterns/ and no profile.yaml; it means steps [configs, patterns]
+	// on database "nr".
+	FormSrvthreds Form = "srvthreds"
+)
+
+// DefaultDatabase is the database of srvthreds-form profiles and of manifest
+// profiles that name none.
+const DefaultDatabase = "nr"
+
+// Step kinds.
+const (
+	KindConfigs   = "configs"
+	KindPatterns  = "patterns"
+	KindUsers     = "users"
+	KindDocuments = "documents"
+	KindRedis     = "redis"
+	KindHTTP      = "http"
+	KindExec      = "exec"
+)
+
+// Profile is one loaded and validated profile. Everything its steps read
+// from the profile directory is already parsed into it, so applying a
+// profile does no file I/O except for secrets (password files, HTTP header
+// secrets) that are read at apply time and never hashed.
+type Profile struct {
+	Name     string   // directory name
+	Form     Form     // manifest or srvthreds
+	Database string   // default MongoDB database of its steps
+	Requires []string // names of the profiles that must be applied first
+	Steps    []Step
+	Reset    *Reset   // nil when the profile has no reset: section
+	Version  string   // hex SHA-256 of SPEC §2.2
+	HashAlgo int      // HashAlgo at load time
+	Warnings []string // e.g. "Handler.ts is ignored; use a users step"
+}
+
+// Reset lists what `run --reset` drops before the profile is applied.
+type Reset struct {
+	Collections []string `yaml:"collections"` // in the profile's database
+	RedisKeys   []string `yaml:"redis"`       // exact keys or glob patterns (SCAN MATCH)
+}
+
+// Step is one step of a profile. Exactly one of the kind-specific pointers
+// is set, matching Kind.
+type Step struct {
+	Kind      string
+	Index     int    // position in the profile, from 0
+	Database  string // the step's database (profile default unless overridden)
+	Configs   *ConfigsStep
+	Patterns  *PatternsStep
+	Users     *UsersStep
+	Documents *DocumentsStep
+	Redis     *RedisStep
+	HTTP      *HTTPStep
+	Exec      *ExecStep
+}
+
+// Name is "<index>:<kind>", used in logs, audit records and markers.
+func (s Step) Name() string { return strconv.Itoa(s.Index) + ":" + s.Kind }
+
+// ConfigsStep: for each <dir>/<name>.json, <db>.Config
+// updateOne({_id: name}, {$set: {config: JSON, modified: now}}, upsert).
+type ConfigsStep struct {
+	Dir   string
+	Items []ConfigItem // sorted by Name
+}
+
+// ConfigItem is one run-config file.
+type ConfigItem struct {
+	Name string          // file name without .json
+	File string          // path relative to the profiles dir, for messages
+	JSON json.RawMessage // the file's JSON, verbatim
+}
+
+// PatternsStep: replace-upsert into <db>.PatternModel and the Redis cache of
+// active patterns (SPEC §2.1).
+type PatternsStep struct {
+	Dir   string
+	Items []PatternItem // sorted by ID
+}
+
+// PatternItem is one pattern file.
+type PatternItem struct {
+	ID     string          // the pattern's "id" field
+	File   string          // path relative to the profiles dir
+	Active bool            // meta.active == true
+	JSON   json.RawMessage // the file's JSON, verbatim (with id, created, modified)
+}
+
+// UsersStep: replace-upsert into <db>.User with bcrypt-hashed passwords.
+type UsersStep struct {
+	File  string
+	Users []User
+}
+
+// User is one user of a users step. The password is never logged.
+type User struct {
+	ID        string
+	Password  PasswordSource
+	FirstName string
+	LastName  string
+	Roles     []string
+	Line      int // line in the users file, for messages
+}
+
+// PasswordSource is where a user's password comes from: exactly one of
+// Value (inline in the profile), Env (an environment variable) or File (a
+// file path, typically a mounted Kubernetes secret; absolute paths allowed,
+// read at apply time, never hashed).
+type PasswordSource struct {
+	Value string
+	Env   string
+	File  string
+}
+
+// DocumentsStep: generic replace-upsert by Key into <db>.<Collection>.
+type DocumentsStep struct {
+	Collection string
+	Dir        string
+	Key        string // field matched for the upsert; default "_id"
+	Items      []DocumentItem
+}
+
+// DocumentItem is one document. A file may hold one object or an array of
+// objects.
+type DocumentItem struct {
+	File  string
+	Index int             // position in the file's array, or 0
+	Key   any             // the value of the key field, as decoded from JSON
+	JSON  json.RawMessage // the document verbatim
+}
+
+// RedisStep: generic Redis keys.
+type RedisStep struct {
+	File string
+	Keys []RedisKey
+}
+
+// RedisKey is one key of a redis step. Exactly one of String, Hash or Set
+// is meaningful, matching Type.
+type RedisKey struct {
+	Key    string
+	Type   string // "string", "hash" or "set"
+	String string
+	Hash   map[string]string
+	Set    []string
+	TTL    time.Duration // 0: no expiry
+	Line   int
+}
+
+// HTTPStep calls an HTTP endpoint with retries (go-retryablehttp).
+type HTTPStep struct {
+	Method      string
+	URL         string
+	Expect      []int         // default [200, 201, 202, 204]
+	Timeout     time.Duration // overall, default 30s
+	Retries     int           // default 4
+	Headers     map[string]string
+	HeadersFrom map[string]SecretSource // header name -> secret, read at apply time
+	Body        []byte                  // from body file, hashed
+	BodyFile    string
+}
+
+// SecretSource is an environment variable or a file path.
+type SecretSource struct {
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+}
+
+// ExecStep runs a command (argument list, no shell).
+type ExecStep struct {
+	Command []string
+	Timeout time.Duration // default 5m
+	Env     map[string]string
+}

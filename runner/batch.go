@@ -1,0 +1,228 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/srvthreds/bootstrap/profiles"
+)
+
+// defaultBatchSize is the number of write statements sent in one command
+// when the run does not set --batch-size. It is also the backend limit that
+// matters: FerretDB hangs for good on an update or replace command carrying
+// more than 100 statements over existing documents, so the default never
+// exceeds 100 (a user may still ask for more against a real MongoDB).
+const defaultBatchSize = 100
+
+// Retry bounds of retryTransient.
+const (
+	retryAttempts     = 6
+	retryMaxElapsed   = time.Minute
+	retryInitialDelay = 100 * time.Millisecond
+	retryMaxDelay     = 5 * time.Second
+)
+
+// envBatchSize is env.BatchSize, or defaultBatchSize when unset.
+func envBatchSize(env *stepEnv) int {
+	if env.BatchSize > 0 {
+		return env.BatchSize
+	}
+	return defaultBatchSize
+}
+
+// envNow is the step's clock truncated to milliseconds, the precision of a
+// BSON date, so that a "modified" field and the Redis "ts" derived from it
+// agree.
+func envNow(env *stepEnv) time.Time {
+	now := time.Now
+	if env.Now != nil {
+		now = env.Now
+	}
+	return now().Truncate(time.Millisecond)
+}
+
+// envLog is env.Log, or a logger that discards.
+func envLog(env *stepEnv) *slog.Logger {
+	if env.Log != nil {
+		return env.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// envProgress is env.Progress, or one that ignores reports.
+func envProgress(env *stepEnv) Progress {
+	if env.Progress != nil {
+		return env.Progress
+	}
+	return nopProgress{}
+}
+
+type nopProgress struct{}
+
+func (nopProgress) SetTotal(int64) {}
+func (nopProgress) Add(int64)      {}
+
+// stepDatabase is the database a step writes to: its own, else its
+// profile's, else profiles.DefaultDatabase.
+func stepDatabase(env *stepEnv, s profiles.Step) string {
+	switch {
+	case s.Database != "":
+		return s.Database
+	case env.Profile != nil && env.Profile.Database != "":
+		return env.Profile.Database
+	}
+	return profiles.DefaultDatabase
+}
+
+// chunks calls fn with consecutive sub-slices of at most size elements.
+func chunks[T any](items []T, size int, fn func([]T) error) error {
+	for start := 0; start < len(items); start += size {
+		if err := fn(items[start:min(start+size, len(items))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bulkReplaceUpsert writes docs[i] over the document matching filters[i]
+// (a replace-one with upsert) in unordered BulkWrite commands of at most
+// batch statements each, retrying transient errors (replace-upserts are
+// idempotent, so a retried batch is safe). It reports each batch to
+// progress and returns the number of statements applied; on error, the
+// count covers the batches that succeeded before it.
+func bulkReplaceUpsert(ctx context.Context, log *slog.Logger, coll *mongo.Collection, filters, docs []any, batch int, progress Progress) (int64, error) {
+	if len(filters) != len(docs) {
+		return 0, fmt.Errorf("bulk replace %s: %d filters for %d documents", coll.Name(), len(filters), len(docs))
+	}
+	models := make([]mongo.WriteModel, len(docs))
+	for i := range docs {
+		models[i] = mongo.NewReplaceOneModel().SetFilter(filters[i]).SetReplacement(docs[i]).SetUpsert(true)
+	}
+	return bulkWriteBatched(ctx, log, coll, models, batch, progress)
+}
+
+// bulkWriteBatched runs models in unordered BulkWrite commands of at most
+// batch statements each (defaultBatchSize when batch <= 0), retrying
+// transient errors. The models must be idempotent. It returns the number of
+// statements applied by the batches that succeeded.
+func bulkWriteBatched(ctx context.Context, log *slog.Logger, coll *mongo.Collection, models []mongo.WriteModel, batch int, progress Progress) (int64, error) {
+	if batch <= 0 {
+		batch = defaultBatchSize
+	}
+	var written int64
+	err := chunks(models, batch, func(part []mongo.WriteModel) error {
+		err := retryTransient(ctx, log, func(ctx context.Context) error {
+			_, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("write %s.%s (statements %d-%d): %w",
+				coll.Database().Name(), coll.Name(), written+1, written+int64(len(part)), err)
+		}
+		written += int64(len(part))
+		progress.Add(int64(len(part)))
+		log.Debug("batch written", "collection", coll.Name(), "statements", len(part), "written", written)
+		return nil
+	})
+	return written, err
+}
+
+// retryTransient calls fn until it succeeds, fails with an error that is
+// not transient (see isTransient), ctx ends, or the retry budget is spent
+// (6 attempts or one minute). It waits between attempts with exponential
+// backoff and jitter, from 100ms up to 5s. fn must be idempotent. When ctx
+// ends it returns ctx's cause; otherwise fn's last error.
+func retryTransient(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
+	start := time.Now()
+	delay := retryInitialDelay
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if !isTransient(err) || attempt >= retryAttempts || time.Since(start) >= retryMaxElapsed {
+			return err
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		log.Warn("transient error, retrying", "attempt", attempt, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+		delay = min(delay*2, retryMaxDelay)
+	}
+}
+
+// transientMongoCodes are server error codes after which the same write can
+// be sent again: the retryable-write codes of the MongoDB drivers
+// specification (a primary stepping down, a node shutting down, a network
+// problem between nodes) and Azure Cosmos DB's throttling code.
+var transientMongoCodes = [...]int{
+	6,     // HostUnreachable
+	7,     // HostNotFound
+	89,    // NetworkTimeout
+	91,    // ShutdownInProgress
+	189,   // PrimarySteppedDown
+	262,   // ExceededTimeLimit
+	9001,  // SocketException
+	10107, // NotWritablePrimary
+	11600, // InterruptedAtShutdown
+	11602, // InterruptedDueToReplStateChange
+	13435, // NotPrimaryNoSecondaryOk
+	13436, // NotPrimaryOrSecondary
+	16500, // Cosmos DB: request rate too large (HTTP 429)
+}
+
+// isTransient reports whether err is worth retrying: a network error or
+// timeout, a MongoDB error labelled RetryableWriteError or
+// TransientTransactionError or with one of transientMongoCodes, or a Redis
+// connection, loading, read-only or cluster-down error. Context
+// cancellation is never transient.
+func isTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) {
+		return true
+	}
+	var le mongo.LabeledError
+	if errors.As(err, &le) && (le.HasErrorLabel("RetryableWriteError") || le.HasErrorLabel("TransientTransactionError")) {
+		return true
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		for _, c := range transientMongoCodes {
+			if se.HasErrorCode(c) {
+				return true
+			}
+		}
+	}
+	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	if redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}

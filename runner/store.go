@@ -1,0 +1,129 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// MarkerStore keeps markers and audit records (SPEC §4). Markers live in
+// <db>.bootstrap_markers of each profile's own database, so dropping that
+// database also forgets that it was bootstrapped.
+type MarkerStore interface {
+	// Marker returns the stored marker of profile in db, or nil.
+	Marker(ctx context.Context, db, profile string) (*Marker, error)
+	// PutMarker stores m unless a marker with a fence >= m.Fence is stored;
+	// then it returns ErrFenced.
+	PutMarker(ctx context.Context, db string, m *Marker) error
+	// Audit appends a record.
+	Audit(ctx context.Context, db string, r *AuditRecord) error
+}
+
+var _ MarkerStore = (*MongoStore)(nil)
+
+// MongoStore is the MarkerStore on a MongoDB client. It uses no
+// transactions and no TTL indexes (Azure Cosmos DB, FerretDB).
+type MongoStore struct {
+	c *mongo.Client
+}
+
+// NewMongoStore returns a store on c. Safe for concurrent use.
+func NewMongoStore(c *mongo.Client) *MongoStore { return &MongoStore{c: c} }
+
+// Marker returns the marker of profile in db, or nil when there is none.
+func (s *MongoStore) Marker(ctx context.Context, db, profile string) (*Marker, error) {
+	var m Marker
+	err := s.c.Database(db).Collection(MarkersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: profile}}).Decode(&m)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read marker %s.%s: %w", db, profile, err)
+	}
+	return &m, nil
+}
+
+// PutMarker writes m only if the stored marker's fence is lower: an update
+// conditioned on {fence: {$lt: m.Fence}}, and when nothing matched an insert,
+// which fails with a duplicate key when a marker with a fence >= m.Fence is
+// stored. No transaction is needed.
+func (s *MongoStore) PutMarker(ctx context.Context, db string, m *Marker) error {
+	coll := s.c.Database(db).Collection(MarkersCollection)
+	doc, err := bson.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var set bson.D
+	if err := bson.Unmarshal(doc, &set); err != nil {
+		return err
+	}
+	set = slices.DeleteFunc(set, func(e bson.E) bool { return e.Key == "_id" })
+	res, err := coll.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: m.Profile}, {Key: "fence", Value: bson.D{{Key: "$lt", Value: m.Fence}}}},
+		bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return fmt.Errorf("write marker %s.%s: %w", db, m.Profile, err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	if _, err := coll.InsertOne(ctx, m); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("write marker %s.%s with fence %d: %w", db, m.Profile, m.Fence, ErrFenced)
+		}
+		return fmt.Errorf("write marker %s.%s: %w", db, m.Profile, err)
+	}
+	return nil
+}
+
+// Audit inserts r into <db>.bootstrap_audit.
+func (s *MongoStore) Audit(ctx context.Context, db string, r *AuditRecord) error {
+	if _, err := s.c.Database(db).Collection(AuditCollection).InsertOne(ctx, r); err != nil {
+		return fmt.Errorf("write audit record %s.%s: %w", db, r.Profile, err)
+	}
+	return nil
+}
+
+// History returns the audit records of db, newest first, for the given
+// profiles (all when empty), at most limit (all when <= 0).
+func (s *MongoStore) History(ctx context.Context, db string, profiles []string, limit int) ([]AuditRecord, error) {
+	filter := bson.D{}
+	if len(profiles) > 0 {
+		filter = bson.D{{Key: "profile", Value: bson.D{{Key: "$in", Value: profiles}}}}
+	}
+	o := options.Find().SetSort(bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}})
+	if limit > 0 {
+		o.SetLimit(int64(limit))
+	}
+	cur, err := s.c.Database(db).Collection(AuditCollection).Find(ctx, filter, o)
+	if err != nil {
+		return nil, fmt.Errorf("read audit %s: %w", db, err)
+	}
+	var out []AuditRecord
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read audit %s: %w", db, err)
+	}
+	return out, nil
+}
+
+// Markers returns every marker stored in db.
+func (s *MongoStore) Markers(ctx context.Context, db string) ([]Marker, error) {
+	cur, err := s.c.Database(db).Collection(MarkersCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("read markers %s: %w", db, err)
+	}
+	var out []Marker
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read markers %s: %w", db, err)
+	}
+	return out, nil
+}
+
+// now truncated to milliseconds, as BSON dates store it.
+func msNow(now func() time.Time) time.Time { return now().UTC().Truncate(time.Millisecond) }
