@@ -55,6 +55,9 @@ func Load(fsys fs.FS, names []string) (*Set, error) {
 
 // LoadAll loads every profile of fsys, as Load does: each directory at its
 // root except those whose names start with "." or "_", and "testdata".
+// Files at the root (such as Go sources or a README) are skipped. An
+// unreadable profiles directory is a problem of the returned
+// *ValidationError, as it is for Load.
 func LoadAll(fsys fs.FS) (*Set, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -19,15 +20,16 @@ import (
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
-// recProgress records what a step reports.
+// recProgress records what a step reports. It is safe for concurrent use.
 type recProgress struct {
+	mu    sync.Mutex
 	total int64
 	done  int64
 	calls int
 }
 
-func (p *recProgress) SetTotal(n int64) { p.total = n }
-func (p *recProgress) Add(n int64)      { p.done += n; p.calls++ }
+func (p *recProgress) SetTotal(n int64) { p.mu.Lock(); p.total = n; p.mu.Unlock() }
+func (p *recProgress) Add(n int64)      { p.mu.Lock(); p.done += n; p.calls++; p.mu.Unlock() }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
@@ -70,7 +72,7 @@ func TestIsTransient(t *testing.T) {
 }
 
 func TestRetryTransient(t *testing.T) {
-	transient := mongo.CommandError{Code: 10107}
+	transient := io.ErrUnexpectedEOF
 	permanent := errors.New("permanent")
 	tests := []struct {
 		name      string

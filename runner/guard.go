@@ -137,7 +137,10 @@ func (t *tracker) begin(where string) {
 func (t *tracker) end() { t.active.Store(false) }
 
 // watchdog cancels the work when a running step has reported no progress
-// for the stall timeout.
+// for the stall timeout. It checks every second (a quarter of the stall
+// timeout when that is shorter) and acts one check after the stall timeout
+// has passed, so /livez reports 503 (at the stall timeout) before the run
+// aborts.
 func (r *Runner) watchdog(g *leaseGuard, t *tracker) {
 	every := min(time.Second, r.opts.StallTimeout/4)
 	tick := time.NewTicker(every)
@@ -151,7 +154,7 @@ func (r *Runner) watchdog(g *leaseGuard, t *tracker) {
 		if !t.active.Load() {
 			continue
 		}
-		if since := t.since(); since > r.opts.StallTimeout {
+		if since := t.since(); since > r.opts.StallTimeout+every {
 			where, _ := t.where.Load().(string)
 			g.cancel(fmt.Errorf("%w: %s reported no progress for %s (stall timeout %s)",
 				ErrStalled, where, since.Round(time.Millisecond), r.opts.StallTimeout))

@@ -14,18 +14,11 @@ import (
 
 // applyProfile skips p when its marker matches, and otherwise applies its
 // steps and writes its marker. Every outcome is audited and logged.
-func (r *Runner) applyProfile(g *leaseGuard, p *profiles.Profile, lease *lock.Lease, prog *tracker, log *slog.Logger) (ProfileResult, error) {
+// prev is the marker read after the lock was taken, or nil.
+func (r *Runner) applyProfile(g *leaseGuard, p *profiles.Profile, prev *Marker, lease *lock.Lease, prog *tracker, log *slog.Logger) (ProfileResult, error) {
 	start := r.opts.Now()
 	pr := ProfileResult{Profile: p.Name, Version: p.Version}
 	r.rep.StartProfile(p.Name, p.Version)
-	for _, w := range p.Warnings {
-		log.Warn(w)
-	}
-
-	prev, err := r.store.Marker(g, p.Database, p.Name)
-	if err != nil {
-		return r.fail(g, p, &pr, lease, start, "read-marker", err, log)
-	}
 	if prev != nil {
 		pr.PrevVersion = prev.Version
 	}

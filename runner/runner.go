@@ -151,6 +151,17 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 		r.rep.EndRun("lock-not-acquired", r.opts.Now().Sub(start))
 		return res, err
 	}
+	// Markers are read once the lock is held: a runner that waited finds the
+	// work of the one before it done.
+	prevs, err := r.readMarkers(ctx, set)
+	if err == nil {
+		lease, err = r.checkFence(ctx, lease, prevs, log)
+	}
+	if err != nil {
+		r.releaseOnError(ctx, lease, log)
+		r.rep.EndRun("error", r.opts.Now().Sub(start))
+		return res, err
+	}
 	res.Fence = lease.Fence()
 	log = log.With("fence", res.Fence)
 
@@ -166,7 +177,7 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 		go r.watchdog(guard, prog)
 	}
 
-	err = r.applyAll(guard, set, res, lease, prog, log)
+	err = r.applyAll(guard, set, prevs, res, lease, prog, log)
 
 	guard.cancel(nil)
 	<-renewDone
@@ -211,10 +222,10 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, er
 }
 
 // applyAll runs the profiles in order and stops at the first failure.
-func (r *Runner) applyAll(ctx *leaseGuard, set *profiles.Set, res *Result, lease *lock.Lease, prog *tracker, log *slog.Logger) error {
+func (r *Runner) applyAll(g *leaseGuard, set *profiles.Set, prevs map[string]*Marker, res *Result, lease *lock.Lease, prog *tracker, log *slog.Logger) error {
 	var applied []string
 	for _, p := range set.Profiles {
-		pr, err := r.applyProfile(ctx, p, lease, prog, log.With("profile", p.Name))
+		pr, err := r.applyProfile(g, p, prevs[p.Name], lease, prog, log.With("profile", p.Name))
 		res.Profiles = append(res.Profiles, pr)
 		if err != nil {
 			var se *StepError
@@ -228,6 +239,57 @@ func (r *Runner) applyAll(ctx *leaseGuard, set *profiles.Set, res *Result, lease
 		}
 	}
 	return nil
+}
+
+// readMarkers reads the marker of every profile of set (nil when none).
+func (r *Runner) readMarkers(ctx context.Context, set *profiles.Set) (map[string]*Marker, error) {
+	prevs := make(map[string]*Marker, len(set.Profiles))
+	for _, p := range set.Profiles {
+		m, err := r.store.Marker(ctx, p.Database, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		prevs[p.Name] = m
+	}
+	return prevs, nil
+}
+
+// checkFence makes sure the lease's fence is above every stored marker's. It
+// is not when Redis lost the fence counter (a restart without persistence):
+// then the counter is raised past the markers and the lock taken again, so
+// that this run's markers are not refused as stale.
+func (r *Runner) checkFence(ctx context.Context, lease *lock.Lease, prevs map[string]*Marker, log *slog.Logger) (*lock.Lease, error) {
+	var top int64
+	for _, m := range prevs {
+		if m != nil && m.Fence > top {
+			top = m.Fence
+		}
+	}
+	if top < lease.Fence() {
+		return lease, nil
+	}
+	log.Warn("fence counter is behind the stored markers (Redis lost its data?); raising it and taking the lock again",
+		"fence", lease.Fence(), "highest_marker_fence", top)
+	if _, err := r.locker.RaiseFence(ctx, top); err != nil {
+		return lease, err
+	}
+	if err := lease.Release(ctx); err != nil {
+		return lease, err
+	}
+	return r.acquire(ctx, log)
+}
+
+// releaseOnError releases a lease held when the run fails before its work.
+func (r *Runner) releaseOnError(ctx context.Context, lease *lock.Lease, log *slog.Logger) {
+	if lease == nil {
+		return
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.ShutdownGrace)
+	defer cancel()
+	if err := lease.Release(c); err != nil && !errors.Is(err, lock.ErrLost) {
+		log.Warn("release lock", "err", err)
+	}
+	r.rep.SetLock(false, lease.Fence(), "")
 }
 
 // NewRunID returns a random run id.

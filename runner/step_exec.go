@@ -93,7 +93,11 @@ func (a execApplier) apply(ctx context.Context, env *stepEnv, s profiles.Step) (
 	cmd.Cancel = func() error { return terminateGroup(cmd) }
 	cmd.WaitDelay = durationOr(a.grace, execGrace)
 
-	log.Info("exec started", "command", e.Command, "env", slices.Sorted(maps.Keys(e.Env)), "timeout", timeout)
+	attrs := []any{"command", e.Command, "timeout", timeout.String()}
+	if len(e.Env) > 0 {
+		attrs = append(attrs, "env", slices.Sorted(maps.Keys(e.Env))) // names only
+	}
+	log.Info("exec started", attrs...)
 	err := cmd.Run()
 	stdout.flush() // Run has returned: the copying goroutines are done
 	stderr.flush()

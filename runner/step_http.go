@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,15 +155,15 @@ func (a httpApplier) apply(ctx context.Context, env *stepEnv, s profiles.Step) (
 			err = ue.Err // url.Error quotes the URL, secrets included
 		}
 		if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
-			return result(fmt.Errorf("http %s %s: no answer within the step timeout %s (%d attempts): %w",
-				method, target, timeout, attempts, err))
+			return result(fmt.Errorf("http %s %s: no answer within the step timeout %s (%s): %w",
+				method, target, timeout, attemptsText(attempts), err))
 		}
-		return result(fmt.Errorf("http %s %s: %d attempts: %w", method, target, attempts, err))
+		return result(fmt.Errorf("http %s %s: %s: %w", method, target, attemptsText(attempts), err))
 	}
 	defer resp.Body.Close()
 	if !slices.Contains(expect, resp.StatusCode) {
-		msg := fmt.Sprintf("http %s %s: status %d after %d attempts, want one of %v",
-			method, target, resp.StatusCode, attempts, expect)
+		msg := fmt.Sprintf("http %s %s: status %d after %s, want one of %v",
+			method, target, resp.StatusCode, attemptsText(attempts), expect)
 		if snippet := httpSnippet(resp.Body, httpErrorBodyMax); snippet != "" {
 			msg += ": " + scrub.Replace(snippet)
 		}
@@ -287,20 +288,32 @@ func (l retryLogger) Debug(msg string, kv ...any) { l.debug(msg, kv) }
 func (l retryLogger) Warn(msg string, kv ...any)  { l.debug(msg, kv) }
 
 func (l retryLogger) debug(msg string, kv []any) {
-	args := make([]any, len(kv))
-	for i, v := range kv {
-		switch v := v.(type) {
+	args := make([]any, 0, len(kv))
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := kv[i].(string)
+		if k == "method" || k == "url" {
+			continue // l.log carries them already
+		}
+		switch v := kv[i+1].(type) {
 		case string:
-			args[i] = l.scrub.Replace(v)
+			args = append(args, k, l.scrub.Replace(v))
 		case error:
-			args[i] = l.scrub.Replace(v.Error())
+			args = append(args, k, l.scrub.Replace(v.Error()))
 		case fmt.Stringer:
-			args[i] = l.scrub.Replace(v.String())
+			args = append(args, k, l.scrub.Replace(v.String()))
 		default:
-			args[i] = v
+			args = append(args, k, v)
 		}
 	}
 	l.log.Debug("http: "+l.scrub.Replace(msg), args...)
+}
+
+// attemptsText is "1 attempt" or "n attempts".
+func attemptsText(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
 }
 
 // durationOr returns a if it is positive, else def.

@@ -85,13 +85,17 @@ func envGetenv(env *stepEnv) func(string) string {
 
 // hashPasswords resolves and bcrypt-hashes the password of every user with
 // a pool of GOMAXPROCS workers, reporting a heartbeat to progress after
-// each hash. It stops at the first error or when ctx ends.
+// each hash (one call at a time). It stops at the first error or when ctx
+// ends.
 func hashPasswords(ctx context.Context, env *stepEnv, users []profiles.User, cost int, progress Progress) ([][]byte, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	hashes := make([][]byte, len(users))
 	next := make(chan int)
-	var wg sync.WaitGroup
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex // serializes the heartbeats
+	)
 	for range min(runtime.GOMAXPROCS(0), len(users)) {
 		wg.Go(func() {
 			for i := range next {
@@ -107,7 +111,9 @@ func hashPasswords(ctx context.Context, env *stepEnv, users []profiles.User, cos
 					cancel(err)
 					continue
 				}
+				mu.Lock()
 				progress.Add(0)
+				mu.Unlock()
 			}
 		})
 	}

@@ -29,6 +29,11 @@
 // with the reason. Under go test -short (make test-unit) the functions that
 // need Docker skip the test instead, and Main does not check Docker.
 //
+// # Logs
+//
+// testcontainers' own log lines are dropped, unless BOOTSTRAP_TEST_DOCKER_LOG
+// is set: then each container's lines go to its test's log (t.Logf).
+//
 // # Concurrency
 //
 // Every function and method is safe for concurrent use by parallel tests;
@@ -51,6 +56,7 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 )
 
 // Environment variables the harness reads.
@@ -58,6 +64,7 @@ const (
 	EnvRedisImage  = "BOOTSTRAP_TEST_REDIS_IMAGE"
 	EnvMongoImage  = "BOOTSTRAP_TEST_MONGO_IMAGE"
 	EnvRunnerImage = "BOOTSTRAP_TEST_RUNNER_IMAGE"
+	EnvDockerLog   = "BOOTSTRAP_TEST_DOCKER_LOG"
 )
 
 // loopback is where the test process reaches published ports. Published
@@ -97,7 +104,19 @@ func setEnv() {
 		if os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
 			os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", loopback)
 		}
+		if os.Getenv(EnvDockerLog) == "" {
+			tclog.SetDefault(tclog.NewNoopLogger())
+		}
 	})
+}
+
+// withLogger routes a container's testcontainers log lines to t's log when
+// BOOTSTRAP_TEST_DOCKER_LOG is set, and drops them otherwise.
+func withLogger(t testing.TB) testcontainers.ContainerCustomizer {
+	if os.Getenv(EnvDockerLog) != "" {
+		return testcontainers.WithLogger(tclog.TestLogger(t))
+	}
+	return testcontainers.WithLogger(tclog.NewNoopLogger())
 }
 
 // needDocker skips t under -short and otherwise makes sure the environment

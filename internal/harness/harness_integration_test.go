@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,15 +133,37 @@ func TestRunner_version(t *testing.T) {
 	}
 	// The image says which version its binary carries: make image and the
 	// harness both label it.
-	want, err := runnerImageVersion(t.Context(), RunnerImage(t))
+	labels, err := imageLabels(t.Context(), RunnerImage(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := labels["org.opencontainers.image.version"]
 	if want == "" {
 		t.Fatalf("runner image %s has no org.opencontainers.image.version label", RunnerImage(t))
 	}
 	if !strings.Contains(logs, want) {
 		t.Errorf("bootstrap version printed %q, want it to contain the version %q", logs, want)
+	}
+}
+
+func TestBinary_version(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ./cmd/bootstrap")
+	}
+	t.Parallel()
+	b, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Binary(t); got != b.path {
+		t.Errorf("Binary = %q, want the path built once, %q", got, b.path)
+	}
+	out, err := exec.CommandContext(t.Context(), Binary(t), "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("bootstrap version: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), b.version) {
+		t.Errorf("bootstrap version printed %q, want it to contain %q", out, b.version)
 	}
 }
 

@@ -79,6 +79,7 @@ func startMongo(t testing.TB, n *Network) (*Mongo, error) {
 	cmd, ready, tmpfs := mongoFlavor(img)
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithName(name),
+		withLogger(t),
 		testcontainers.WithExposedPorts(port.String()),
 		// Published on loopback only, on a port Docker chooses.
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {

@@ -65,6 +65,7 @@ func startRedis(t testing.TB, n *Network) (*Redis, error) {
 		}
 		opts := []testcontainers.ContainerCustomizer{
 			testcontainers.WithName(name),
+			withLogger(t),
 			// The local image's entrypoint is redis-server; redis:7's
 			// entrypoint script prepends redis-server to arguments that start
 			// with "-". Protected mode would refuse clients from other hosts.

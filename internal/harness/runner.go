@@ -69,6 +69,7 @@ func (e *Env) StartRunner(t testing.TB, o RunOptions) *RunnerContainer {
 	health := network.MustParsePort(runnerHealthPort + "/tcp")
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithName(name),
+		withLogger(t),
 		testcontainers.WithEnv(o.Env),
 		testcontainers.WithExposedPorts(health.String()),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {

@@ -11,10 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // runnerImageRepo is the repository of the runner images the harness builds;
@@ -230,16 +228,3 @@ func treeHash(dir string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
-
-// runnerImageVersion returns the org.opencontainers.image.version label of
-// the image, the version its binary reports; empty when it has none.
-func runnerImageVersion(ctx context.Context, image string) (string, error) {
-	labels, err := imageLabels(ctx, image)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(labels["org.opencontainers.image.version"]), nil
-}
-
-// imageTimeout bounds an image inspection.
-const imageTimeout = 30 * time.Second
