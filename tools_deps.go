@@ -20,7 +20,7 @@ import (
 	_ "go.yaml.in/yaml/v3"
 	_ "golang.org/x/crypto/bcrypt"
 	_ "golang.org/x/crypto/x509roots/fallback"
-	_ "k8s.io/api/batch/v1"
 	_ "k8s.io/api/apps/v1"
+	_ "k8s.io/api/batch/v1"
 	_ "sigs.k8s.io/yaml"
 )

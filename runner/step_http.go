@@ -27,6 +27,10 @@ const (
 	httpRetryWaitMax = 5 * time.Second
 )
 
+// httpRetryAfterMax caps the wait a 429 or 503 asks for with Retry-After,
+// well under the default stall timeout: no heartbeat is sent while waiting.
+const httpRetryAfterMax = 30 * time.Second
+
 // httpErrorBodyMax bounds how much of an unexpected response's body an
 // http step's error quotes.
 const httpErrorBodyMax = 512
@@ -37,8 +41,9 @@ const httpRedacted = "xxxxx"
 // applyHTTP calls the endpoint of an http step (go-retryablehttp):
 //
 //   - connection errors, 429 and 5xx (but 501) are retried with exponential
-//     backoff, at most step.Retries times (the loader's default is 4; 0
-//     means one attempt); any other status is final;
+//     backoff (or the Retry-After of a 429 or 503, up to 30s), at most
+//     step.Retries times (the loader's default is 4; 0 means one attempt);
+//     any other status is final;
 //   - the whole step, retries included, is bounded by step.Timeout (default
 //     30s);
 //   - the final status must be one of step.Expect (default 200, 201, 202,
@@ -55,11 +60,12 @@ func applyHTTP(ctx context.Context, env *stepEnv, s profiles.Step) (StepRecord, 
 	return httpApplier{}.apply(ctx, env, s)
 }
 
-// httpApplier applies http steps. Its zero value waits httpRetryWaitMin and
-// httpRetryWaitMax between attempts; tests shorten the waits.
+// httpApplier applies http steps. Its zero value waits as the constants
+// above say; tests shorten the waits.
 type httpApplier struct {
-	retryWaitMin time.Duration
-	retryWaitMax time.Duration
+	retryWaitMin  time.Duration
+	retryWaitMax  time.Duration
+	retryAfterMax time.Duration
 }
 
 func (a httpApplier) apply(ctx context.Context, env *stepEnv, s profiles.Step) (StepRecord, error) {
@@ -127,6 +133,10 @@ func (a httpApplier) apply(ctx context.Context, env *stepEnv, s profiles.Step) (
 	client.RetryMax = max(h.Retries, 0)
 	client.RetryWaitMin = durationOr(a.retryWaitMin, httpRetryWaitMin)
 	client.RetryWaitMax = durationOr(a.retryWaitMax, httpRetryWaitMax)
+	retryAfterMax := durationOr(a.retryAfterMax, httpRetryAfterMax)
+	client.Backoff = func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+		return min(retryablehttp.DefaultBackoff(lo, hi, attempt, resp), retryAfterMax)
+	}
 	client.Logger = retryLogger{log: log, scrub: scrub}
 	client.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
 		attempts = attempt + 1 // hooks run on the goroutine of Do

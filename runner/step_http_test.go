@@ -90,7 +90,8 @@ func testStepEnv(t *testing.T, vars, files map[string]string) (*stepEnv, *stepPr
 }
 
 // fastHTTP is an applier that waits only milliseconds between attempts.
-var fastHTTP = httpApplier{retryWaitMin: time.Millisecond, retryWaitMax: 5 * time.Millisecond}
+var fastHTTP = httpApplier{retryWaitMin: time.Millisecond, retryWaitMax: 5 * time.Millisecond,
+	retryAfterMax: 10 * time.Millisecond}
 
 func httpTestStep(h profiles.HTTPStep) profiles.Step {
 	if h.Method == "" {
@@ -394,6 +395,29 @@ func TestApplyHTTPCancelStopsRetries(t *testing.T) {
 	}
 	if got, want := requests.Load(), int32(2); got != want {
 		t.Errorf("requests = %d, want %d: no attempt after the cancellation", got, want)
+	}
+}
+
+func TestApplyHTTPCapsRetryAfter(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if requests.Add(1) == 1 {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+
+	env, _, _ := testStepEnv(t, nil, nil)
+	// Without the cap the retry would wait an hour and hit the step timeout.
+	step := httpTestStep(profiles.HTTPStep{URL: srv.URL, Retries: 1, Timeout: 20 * time.Second})
+	if _, err := fastHTTP.apply(t.Context(), env, step); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if got, want := requests.Load(), int32(2); got != want {
+		t.Errorf("requests = %d, want %d", got, want)
 	}
 }
 

@@ -28,6 +28,8 @@
 // Integration tests fail, never skip, when Docker is unreachable: Main exits 1
 // with the reason. Under go test -short (make test-unit) the functions that
 // need Docker skip the test instead, and Main does not check Docker.
+// BOOTSTRAP_REQUIRE_DOCKER, which .ci/run sets, changes nothing: a missing
+// Docker is always a failure.
 //
 // # Logs
 //
@@ -77,7 +79,8 @@ const setupTimeout = 2 * time.Minute
 
 // Main runs the tests of a package with integration tests. It configures
 // testcontainers (TESTCONTAINERS_RYUK_DISABLED=true, since the reaper image
-// can't be pulled, and TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1), exits 1 with a
+// can't be pulled, and TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 unless it is
+// already set), exits 1 with a
 // clear message when Docker is unreachable (unless -short), runs the tests,
 // and removes what the process built in temporary directories.
 func Main(m *testing.M) {

@@ -237,7 +237,13 @@ func TestRunnerContainer_signals_and_pause(t *testing.T) {
 			t.Parallel()
 			r := StartRedis(t, nil)
 			run := &RunnerContainer{Name: "redis", c: r.c}
+			if !run.Running(t) {
+				t.Errorf("Running before Pause = false, want true")
+			}
 			run.Pause(t)
+			if run.Running(t) {
+				t.Errorf("Running while paused = true, want false")
+			}
 			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 			defer cancel()
 			if err := r.Client(t).Ping(ctx).Err(); err == nil {
@@ -246,6 +252,9 @@ func TestRunnerContainer_signals_and_pause(t *testing.T) {
 			run.Unpause(t)
 			run.Kill(t, tt.signal)
 			code, logs := run.Wait(t, time.Minute)
+			if run.Running(t) {
+				t.Errorf("Running after exit = true, want false")
+			}
 			if code != tt.want {
 				t.Errorf("exit code after %s = %d, want %d", tt.signal, code, tt.want)
 			}

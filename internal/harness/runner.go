@@ -197,6 +197,16 @@ func (c *RunnerContainer) Wait(t testing.TB, timeout time.Duration) (exitCode in
 	}
 }
 
+// Running reports whether the runner is running and not paused.
+func (c *RunnerContainer) Running(t testing.TB) bool {
+	t.Helper()
+	state, err := c.c.State(t.Context())
+	if err != nil {
+		t.Fatalf("harness: state of runner %s: %v", c.Name, err)
+	}
+	return state.Running && !state.Paused
+}
+
 // Kill sends signal ("SIGKILL", "SIGTERM", "SIGINT") to the runner process.
 func (c *RunnerContainer) Kill(t testing.TB, signal string) {
 	t.Helper()

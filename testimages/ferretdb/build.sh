@@ -21,7 +21,7 @@ trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 if [ ! -x "$cache/ferretdb" ]; then
 	echo "building ferretdb $version (takes a few minutes the first time)"
 	# Outside any module, so the project's go.mod and go.sum stay untouched.
-	dir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$version" |
+	dir=$(cd "$work" && GOFLAGS= go mod download -json "github.com/FerretDB/FerretDB@$version" |
 		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	if [ -z "$dir" ] || [ ! -d "$dir" ]; then
 		echo "go mod download gave no source directory for FerretDB $version" >&2

@@ -1,0 +1,122 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// waitBound bounds how long a Wait may take to notice a marker a run has
+// just written; it only keeps a broken Waiter from hanging the tests.
+const waitBound = 30 * time.Second
+
+// stillWaiting is how long a Wait must not return while its profiles are
+// pending: long enough for many polls at the test's poll bounds.
+const stillWaiting = 500 * time.Millisecond
+
+// startWait starts w.Wait(ctx, set) and returns the channel of its result.
+func startWait(ctx context.Context, w *runner.Waiter, set *profiles.Set) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- w.Wait(ctx, set) }()
+	return done
+}
+
+// wantWaiting fails t if done delivers before stillWaiting has passed.
+func wantWaiting(t *testing.T, done <-chan error, why string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v while %s", err, why)
+	case <-time.After(stillWaiting):
+	}
+}
+
+// wantReturned fails t unless done delivers nil within waitBound.
+func wantReturned(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait = %v, want nil once the markers match", err)
+		}
+	case <-time.After(waitBound):
+		t.Fatalf("Wait did not return within %s of the run that wrote the markers", waitBound)
+	}
+}
+
+// TestWait waits while a marker is missing or at an older version, returns
+// once a run writes the wanted version, and gives up with ErrWaitTimeout
+// naming what is still pending.
+func TestWait(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	fsys := lifecycleFS()
+	v1 := loadSet(t, fsys, "app")
+	v2fs := maps.Clone(fsys)
+	v2fs["app/run-config/app.json"] = file(`{"name": "app", "port": 9090}`)
+	v2 := loadSet(t, v2fs, "app")
+	w := &runner.Waiter{Store: runner.NewMongoStore(f.mc), PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond}
+
+	ok := t.Run("missing_marker", func(t *testing.T) {
+		done := startWait(t.Context(), w, v1)
+		wantWaiting(t, done, "no profile was applied")
+		runSet(t, f, v1, run{})
+		wantReturned(t, done)
+	})
+	if !ok {
+		return
+	}
+	ok = t.Run("older_version", func(t *testing.T) {
+		done := startWait(t.Context(), w, v2)
+		wantWaiting(t, done, "app's marker is at the older version")
+		res := runSet(t, f, v2, run{})
+		if got := outcomes(res); got["base"] != runner.OutcomeSkipped || got["app"] != runner.OutcomeApplied {
+			t.Fatalf("outcomes = %v, want base skipped and app applied", got)
+		}
+		wantReturned(t, done)
+	})
+	if !ok {
+		return
+	}
+	t.Run("current_returns_at_once", func(t *testing.T) {
+		// The markers match: the first poll finds nothing pending.
+		ctx, cancel := context.WithTimeoutCause(t.Context(), waitBound, runner.ErrWaitTimeout)
+		defer cancel()
+		if err := w.Wait(ctx, v2); err != nil {
+			t.Errorf("Wait = %v, want nil", err)
+		}
+	})
+	t.Run("timeout_names_pending", func(t *testing.T) {
+		// v1 is now older than the stored markers of app; base matches.
+		ctx, cancel := context.WithTimeoutCause(t.Context(), stillWaiting, runner.ErrWaitTimeout)
+		defer cancel()
+		err := w.Wait(ctx, v1)
+		if !errors.Is(err, runner.ErrWaitTimeout) {
+			t.Fatalf("Wait = %v, want ErrWaitTimeout", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "app (have ") || strings.Contains(msg, "base") {
+			t.Errorf("Wait = %q, want it to name app as pending and not base", msg)
+		}
+	})
+	t.Run("cancel_returns_cause", func(t *testing.T) {
+		errStop := errors.New("stopped by the test")
+		ctx, cancel := context.WithCancelCause(t.Context())
+		done := startWait(ctx, w, v1)
+		wantWaiting(t, done, "app's marker is at another version")
+		cancel(errStop)
+		select {
+		case err := <-done:
+			if !errors.Is(err, errStop) {
+				t.Errorf("Wait = %v, want the cancellation's cause", err)
+			}
+		case <-time.After(waitBound):
+			t.Fatalf("Wait did not return within %s of its cancellation", waitBound)
+		}
+	})
+}
