@@ -14,10 +14,11 @@ import (
 
 // applyProfile skips p when its marker matches, and otherwise applies its
 // steps and writes its marker. Every outcome is audited and logged.
-// prev is the marker read after the lock was taken, or nil.
-func (r *Runner) applyProfile(g *leaseGuard, p *profiles.Profile, prev *Marker, lease *lock.Lease, prog *tracker, log *slog.Logger) (ProfileResult, error) {
+// prev is the marker read after the lock was taken, or nil; applied lists
+// the profiles this run applied before p, for the error of a failure.
+func (r *Runner) applyProfile(g *leaseGuard, p *profiles.Profile, prev *Marker, applied []string, lease *lock.Lease, prog *tracker, log *slog.Logger) (ProfileResult, error) {
 	start := r.opts.Now()
-	pr := ProfileResult{Profile: p.Name, Version: p.Version}
+	pr := ProfileResult{Profile: p.Name, Version: p.Version, applied: applied}
 	r.rep.StartProfile(p.Name, p.Version)
 	if prev != nil {
 		pr.PrevVersion = prev.Version
@@ -154,7 +155,7 @@ func (r *Runner) fail(g *leaseGuard, p *profiles.Profile, pr *ProfileResult, lea
 		err = cause
 	} else {
 		pr.Outcome = OutcomeFailed
-		err = &StepError{Profile: p.Name, Step: step, Err: err}
+		err = &StepError{Profile: p.Name, Step: step, Applied: pr.applied, Err: err}
 	}
 	pr.Err = err
 	r.record(g, p, pr, lease, log)

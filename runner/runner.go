@@ -128,6 +128,8 @@ type ProfileResult struct {
 	Duration    time.Duration
 	Steps       []StepRecord
 	Err         error
+
+	applied []string // profiles applied before this one in the run
 }
 
 // Run applies set under the lock (see the package documentation). It returns
@@ -225,13 +227,9 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, er
 func (r *Runner) applyAll(g *leaseGuard, set *profiles.Set, prevs map[string]*Marker, res *Result, lease *lock.Lease, prog *tracker, log *slog.Logger) error {
 	var applied []string
 	for _, p := range set.Profiles {
-		pr, err := r.applyProfile(g, p, prevs[p.Name], lease, prog, log.With("profile", p.Name))
+		pr, err := r.applyProfile(g, p, prevs[p.Name], applied, lease, prog, log.With("profile", p.Name))
 		res.Profiles = append(res.Profiles, pr)
 		if err != nil {
-			var se *StepError
-			if errors.As(err, &se) {
-				se.Applied = applied
-			}
 			return err
 		}
 		if pr.Outcome == OutcomeApplied {

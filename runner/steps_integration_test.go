@@ -119,9 +119,13 @@ func TestStepsIntegration(t *testing.T) {
 		t.Parallel()
 		testUsers(t, mc, rc)
 	})
-	t.Run("documents_in_batches", func(t *testing.T) {
+	t.Run("documents_10000_in_batches", func(t *testing.T) {
 		t.Parallel()
-		testDocuments(t, mongoSrv, rc)
+		testDocumentsBatched(t, mongoSrv, rc)
+	})
+	t.Run("documents_by_key", func(t *testing.T) {
+		t.Parallel()
+		testDocumentsByKey(t, mc, rc)
 	})
 	t.Run("redis_keys", func(t *testing.T) {
 		t.Parallel()
@@ -294,14 +298,18 @@ func testUsers(t *testing.T, mc *mongo.Client, rc redis.UniversalClient) {
 	}
 }
 
-func testDocuments(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClient) {
-	const db, n = "it_documents", 10000
-	// A client of its own that records the size of every update command.
-	var (
-		mu         sync.Mutex
-		maxUpdates int
-		commands   int
-	)
+// updateStats records the update commands a client sends.
+type updateStats struct {
+	mu         sync.Mutex
+	commands   int
+	maxUpdates int // statements in the largest one
+}
+
+// monitoredClient connects to uri with a client of its own whose update
+// commands are counted in the returned stats.
+func monitoredClient(t *testing.T, uri string) (*mongo.Client, *updateStats) {
+	t.Helper()
+	stats := &updateStats{}
 	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
 		if e.CommandName != "update" {
 			return
@@ -310,30 +318,47 @@ func testDocuments(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClie
 		if err != nil {
 			return
 		}
-		mu.Lock()
-		maxUpdates = max(maxUpdates, len(vals))
-		commands++
-		mu.Unlock()
+		stats.mu.Lock()
+		stats.maxUpdates = max(stats.maxUpdates, len(vals))
+		stats.commands++
+		stats.mu.Unlock()
 	}}
-	mc, err := mongo.Connect(options.Client().ApplyURI(mongoSrv.URI).SetMonitor(monitor))
+	mc, err := mongo.Connect(options.Client().ApplyURI(uri).SetMonitor(monitor))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
+	return mc, stats
+}
 
-	env, progress, _ := newIntegrationEnv(mc, rc, db)
-	items := func(version int) []profiles.DocumentItem {
-		out := make([]profiles.DocumentItem, n)
-		for i := range out {
-			code := fmt.Sprintf("c%05d", i)
-			out[i] = profiles.DocumentItem{File: "data/all.json", Index: i, Key: code, JSON: json.RawMessage(fmt.Sprintf(
-				`{"code":%q,"n":%d,"version":%d,"price":%d.5,"tags":["a","b"],"meta":{"even":%t}}`,
-				code, i, version, i, i%2 == 0))}
+// documentItems generates n documents {code, n, version, price, tags,
+// meta}, with _id = code when withID.
+func documentItems(n, version int, withID bool) []profiles.DocumentItem {
+	out := make([]profiles.DocumentItem, n)
+	for i := range out {
+		code := fmt.Sprintf("c%05d", i)
+		id := ""
+		if withID {
+			id = fmt.Sprintf(`"_id":%q,`, code)
 		}
-		return out
+		out[i] = profiles.DocumentItem{File: "data/all.json", Index: i, Key: code, JSON: json.RawMessage(fmt.Sprintf(
+			`{%s"code":%q,"n":%d,"version":%d,"price":%d.5,"tags":["a","b"],"meta":{"even":%t}}`,
+			id, code, i, version, i, i%2 == 0))}
 	}
+	return out
+}
+
+// testDocumentsBatched applies 10,000 documents twice, in batches of 100.
+// They carry their own _id and are matched on it: FerretDB looks documents
+// up by _id only and scans the whole collection for any other key, which
+// makes 10,000 upserts keyed on another field take many minutes there (not
+// on MongoDB).
+func testDocumentsBatched(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClient) {
+	const db, n = "it_documents", 10000
+	mc, stats := monitoredClient(t, mongoSrv.URI)
+	env, progress, _ := newIntegrationEnv(mc, rc, db)
 	step := profiles.Step{Kind: profiles.KindDocuments, Documents: &profiles.DocumentsStep{
-		Collection: "Reference", Key: "code", Items: items(1),
+		Collection: "Reference", Items: documentItems(n, 1, true),
 	}}
 	// FerretDB hangs for good on an update command of more than 100
 	// statements over existing documents: bound the test instead of hanging.
@@ -349,23 +374,14 @@ func testDocuments(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClie
 	if got, want := progress.total, int64(n); got != want {
 		t.Errorf("progress total = %d, want %d", got, want)
 	}
+	if got, want := progress.done, int64(n); got != want {
+		t.Errorf("progress done = %d, want %d", got, want)
+	}
 	coll := mc.Database(db).Collection("Reference")
 	if got, err := coll.CountDocuments(ctx, bson.D{}); err != nil || got != n {
 		t.Fatalf("count = %d, %v; want %d", got, err, n)
 	}
-	sample := func() bson.Raw {
-		t.Helper()
-		raw, err := coll.FindOne(ctx, bson.D{{Key: "code", Value: "c04321"}}).Raw()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return raw
-	}
-	first := sample()
-	id, ok := first.Lookup("_id").ObjectIDOK()
-	if !ok {
-		t.Errorf("_id = %v, want one assigned by the server", first.Lookup("_id"))
-	}
+	first := findRaw(t, coll, "c04321")
 	if got, want := rawKeys(t, first), []string{"_id", "code", "n", "version", "price", "tags", "meta"}; !slices.Equal(got, want) {
 		t.Errorf("keys = %v, want %v", got, want)
 	}
@@ -375,9 +391,59 @@ func testDocuments(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClie
 	if got, want := first.Lookup("price").Double(), 4321.5; got != want {
 		t.Errorf("price = %v, want %v", got, want)
 	}
+	if got, want := first.Lookup("meta", "even").Boolean(), false; got != want {
+		t.Errorf("meta.even = %v, want %v", got, want)
+	}
 
-	// Re-applying over the 10,000 existing documents, batch 100, completes.
-	step.Documents.Items = items(2)
+	// Re-applying over the 10,000 existing documents completes.
+	step.Documents.Items = documentItems(n, 2, true)
+	if _, err := applyDocuments(ctx, env, step); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := coll.CountDocuments(ctx, bson.D{}); err != nil || got != n {
+		t.Errorf("count after re-apply = %d, %v; want %d", got, err, n)
+	}
+	if got, want := findRaw(t, coll, "c09999").Lookup("version").Int32(), int32(2); got != want {
+		t.Errorf("version = %d, want %d", got, want)
+	}
+	stats.mu.Lock()
+	defer stats.mu.Unlock()
+	if got, want := stats.maxUpdates, 100; got != want {
+		t.Errorf("largest update command carried %d statements, want %d (the batch size)", got, want)
+	}
+	if got, want := stats.commands, 2*n/100; got < want {
+		t.Errorf("update commands = %d, want at least %d", got, want)
+	}
+}
+
+// testDocumentsByKey upserts documents without _id on another key: the
+// server assigns _id on insert, and a replace keeps it.
+func testDocumentsByKey(t *testing.T, mc *mongo.Client, rc redis.UniversalClient) {
+	const db, n = "it_documents_key", 150
+	env, _, _ := newIntegrationEnv(mc, rc, db)
+	step := profiles.Step{Kind: profiles.KindDocuments, Documents: &profiles.DocumentsStep{
+		Collection: "Reference", Key: "code", Items: documentItems(n, 1, false),
+	}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	if _, err := applyDocuments(ctx, env, step); err != nil {
+		t.Fatal(err)
+	}
+	coll := mc.Database(db).Collection("Reference")
+	sample := func() bson.Raw {
+		t.Helper()
+		raw, err := coll.FindOne(ctx, bson.D{{Key: "code", Value: "c00123"}}).Raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	first := sample()
+	id, ok := first.Lookup("_id").ObjectIDOK()
+	if !ok {
+		t.Fatalf("_id = %v, want one assigned by the server", first.Lookup("_id"))
+	}
+	step.Documents.Items = documentItems(n, 2, false)
 	if _, err := applyDocuments(ctx, env, step); err != nil {
 		t.Fatal(err)
 	}
@@ -385,19 +451,11 @@ func testDocuments(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClie
 		t.Errorf("count after re-apply = %d, %v; want %d", got, err, n)
 	}
 	second := sample()
-	if got, want := second.Lookup("version").Int32(), int32(2); got != want {
-		t.Errorf("version = %d, want %d", got, want)
-	}
 	if got := second.Lookup("_id").ObjectID(); got != id {
 		t.Errorf("_id changed on replace: %v, want %v", got, id)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got, want := maxUpdates, 100; got != want {
-		t.Errorf("largest update command carried %d statements, want %d (the batch size)", got, want)
-	}
-	if got, want := commands, 2*n/100; got < want {
-		t.Errorf("update commands = %d, want at least %d", got, want)
+	if got, want := second.Lookup("version").Int32(), int32(2); got != want {
+		t.Errorf("version = %d, want %d", got, want)
 	}
 }
 

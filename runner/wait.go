@@ -46,10 +46,14 @@ func (w *Waiter) Wait(ctx context.Context, set *profiles.Set) error {
 	interval := pollMin
 	var pending []string
 	for polls := 1; ; polls++ {
-		var err error
-		pending, err = w.pending(ctx, set)
+		now, err := w.pending(ctx, set)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reading markers", "err", err)
+		}
+		// A failed read (such as one cut short by the deadline) keeps what
+		// the last complete poll found pending.
+		if err == nil || pending == nil {
+			pending = now
 		}
 		if err == nil && len(pending) == 0 {
 			log.Info("all profiles current", "profiles", len(set.Profiles), "polls", polls,

@@ -94,14 +94,19 @@ func TestWait(t *testing.T) {
 	})
 	t.Run("timeout_names_pending", func(t *testing.T) {
 		// v1 is now older than the stored markers of app; base matches.
-		ctx, cancel := context.WithTimeoutCause(t.Context(), stillWaiting, runner.ErrWaitTimeout)
-		defer cancel()
-		err := w.Wait(ctx, v1)
-		if !errors.Is(err, runner.ErrWaitTimeout) {
-			t.Fatalf("Wait = %v, want ErrWaitTimeout", err)
-		}
-		if msg := err.Error(); !strings.Contains(msg, "app (have ") || strings.Contains(msg, "base") {
-			t.Errorf("Wait = %q, want it to name app as pending and not base", msg)
+		// Several deadlines, so that some fall in the middle of a poll's
+		// reads: the error still names what the last poll found pending.
+		for i := range 5 {
+			d := stillWaiting/2 + time.Duration(i)*37*time.Millisecond
+			ctx, cancel := context.WithTimeoutCause(t.Context(), d, runner.ErrWaitTimeout)
+			err := w.Wait(ctx, v1)
+			cancel()
+			if !errors.Is(err, runner.ErrWaitTimeout) {
+				t.Fatalf("deadline %s: Wait = %v, want ErrWaitTimeout", d, err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "app (have ") || strings.Contains(msg, "base") {
+				t.Errorf("deadline %s: Wait = %q, want it to name app as pending and not base", d, msg)
+			}
 		}
 	})
 	t.Run("cancel_returns_cause", func(t *testing.T) {

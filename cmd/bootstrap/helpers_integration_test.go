@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
@@ -208,7 +209,9 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 }
 
 // writeDocumentsProfile writes the profile name under dir: one documents
-// step that replace-upserts n documents into testDB.Items, keyed on code.
+// step that replace-upserts n documents into testDB.Items, keyed on _id
+// (FerretDB's SQLite backend pushes an _id filter down to SQL; any other key
+// scans the collection for every statement).
 // With a small --batch-size it is an honestly slow profile whose progress
 // the test can follow by counting documents.
 func writeDocumentsProfile(t testing.TB, dir, name string, n int) {
@@ -219,11 +222,11 @@ func writeDocumentsProfile(t testing.TB, dir, name string, n int) {
 		if i > 0 {
 			b.WriteString(",\n")
 		}
-		fmt.Fprintf(&b, `  {"code": "item-%06d", "n": %d, "label": "generated item %d of %s"}`, i, i, i, name)
+		fmt.Fprintf(&b, `  {"_id": "item-%06d", "n": %d, "label": "generated item %d of %s"}`, i, i, i, name)
 	}
 	b.WriteString("\n]\n")
 	writeFiles(t, dir, map[string]string{
-		name + "/profile.yaml": fmt.Sprintf("database: %s\nsteps:\n  - documents: {collection: %s, dir: data, key: code}\n",
+		name + "/profile.yaml": fmt.Sprintf("database: %s\nsteps:\n  - documents: {collection: %s, dir: data}\n",
 			testDB, itemsCollection),
 		name + "/data/items.json": b.String(),
 	})
@@ -305,9 +308,8 @@ func userDatabases(t testing.TB, mc *mongo.Client) []string {
 	return slices.DeleteFunc(names, func(n string) bool { return n == "admin" || n == "config" || n == "local" })
 }
 
-// running reports whether the runner's container is running (neither
-// exited nor paused).
-func running(t testing.TB, rc *harness.RunnerContainer) bool {
+// containerState returns the Docker state of the runner's container.
+func containerState(t testing.TB, rc *harness.RunnerContainer) *container.State {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -320,6 +322,77 @@ func running(t testing.TB, rc *harness.RunnerContainer) bool {
 	if err != nil {
 		t.Fatalf("inspect %s: %v", rc.Name, err)
 	}
-	s := res.Container.State
-	return s != nil && s.Running && !s.Paused
+	if res.Container.State == nil {
+		t.Fatalf("inspect %s: no state", rc.Name)
+	}
+	return res.Container.State
+}
+
+// running reports whether the runner's container is running (neither
+// exited nor paused).
+func running(t testing.TB, rc *harness.RunnerContainer) bool {
+	t.Helper()
+	s := containerState(t, rc)
+	return s.Running && !s.Paused
+}
+
+// finishedAt returns when the runner's process exited, by Docker's clock
+// (the host's, like the runner's log times).
+func finishedAt(t testing.TB, rc *harness.RunnerContainer) time.Time {
+	t.Helper()
+	s := containerState(t, rc)
+	at, err := time.Parse(time.RFC3339Nano, s.FinishedAt)
+	if err != nil || s.Running {
+		t.Fatalf("runner %s has not finished (state %s, finished %q)", rc.Name, s.Status, s.FinishedAt)
+	}
+	return at
+}
+
+// The slow profile of the fault tests: slowDocs documents written
+// slowBatch at a time take seconds to tens of seconds on FerretDB (about
+// 3ms a document on a loaded two-core machine), so a runner that has
+// written midProfile of them is reliably still writing when the test acts.
+const (
+	slowDocs   = 4000
+	slowBatch  = "5"
+	midProfile = 20
+)
+
+// waitMidProfile waits until the runner rc, applying the slow profile, has
+// written at least midProfile documents of testDB.Items and fewer than n.
+func waitMidProfile(t testing.TB, mc *mongo.Client, rc *harness.RunnerContainer, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		c := countDocs(t, mc, testDB, itemsCollection)
+		switch {
+		case c >= n:
+			t.Fatalf("runner %s finished the slow profile (%d documents) before the test acted; make it slower", rc.Name, c)
+		case c >= midProfile:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("runner %s wrote %d documents in 2m; logs:\n%s", rc.Name, c, rc.Logs(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// holderAndWaiter waits until one of a and b has acquired the lock and the
+// other is waiting for it, and returns them in that order, with the
+// holder's "lock acquired" line.
+func holderAndWaiter(t testing.TB, a, b *harness.RunnerContainer) (holder, waiter *harness.RunnerContainer, acquired logLine) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		la, lb := parseLogs(t, a.Logs(t)), parseLogs(t, b.Logs(t))
+		switch {
+		case len(withMsg(la, "lock acquired")) > 0 && len(withMsg(lb, "waiting for lock")) > 0:
+			return a, b, withMsg(la, "lock acquired")[0]
+		case len(withMsg(lb, "lock acquired")) > 0 && len(withMsg(la, "waiting for lock")) > 0:
+			return b, a, withMsg(lb, "lock acquired")[0]
+		case time.Now().After(deadline):
+			t.Fatalf("no holder and waiter among %s and %s within 2m; logs:\n%s\n%s", a.Name, b.Name, a.Logs(t), b.Logs(t))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/srvthreds/bootstrap/internal/harness"
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// takeoverMargin is added to a lock ttl where the spec bounds a takeover by
+// one ttl: the waiter's retry pause (at most 2s) and a loaded machine's
+// scheduling. It is a bound, not a speed.
+const takeoverMargin = 10 * time.Second
+
+// Five runners started at once: the lock lets one apply every profile and
+// the others find them current (SPEC §4).
+func TestLock_concurrent_runners_apply_each_profile_once(t *testing.T) {
+	t.Parallel()
+	env := harness.Start(t)
+	const runners = 5
+	args := dbArgs(env, "run", "-p", "ef-detection,demo-users")
+	rcs := make([]*harness.RunnerContainer, runners)
+	var wg sync.WaitGroup
+	for i := range rcs {
+		wg.Go(func() {
+			rcs[i] = env.StartRunner(t, harness.RunOptions{Args: args, Env: exampleEnv(), Name: fmt.Sprintf("race-%d", i)})
+		})
+	}
+	wg.Wait()
+	for _, rc := range rcs {
+		if code, logs := rc.Wait(t, runTimeout); code != exitOK {
+			t.Errorf("runner %s: exit = %d, want 0; logs:\n%s", rc.Name, code, logs)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	mc := env.Mongo.Client(t)
+	type run struct {
+		fence        int64
+		first, last  time.Time
+		applied, all int
+	}
+	runs := map[string]*run{}
+	for _, p := range []string{"base-config", "demo-users", "ef-detection"} {
+		recs := auditRecords(t, mc, exampleDB, p)
+		applied := withOutcome(recs, runner.OutcomeApplied)
+		if got, want := len(applied), 1; got != want {
+			t.Fatalf("%s: %d applied audit records, want %d: %+v", p, got, want, recs)
+		}
+		if got, want := len(withOutcome(recs, runner.OutcomeSkipped)), runners-1; got != want {
+			t.Errorf("%s: %d skipped audit records, want %d", p, got, want)
+		}
+		if m := readMarker(t, mc, exampleDB, p); m == nil || m.Fence != applied[0].Fence || m.RunID != applied[0].RunID {
+			t.Errorf("%s: marker %+v, want the applying run's (%s, fence %d)", p, m, applied[0].RunID, applied[0].Fence)
+		}
+		for _, r := range recs {
+			ru := runs[r.RunID]
+			if ru == nil {
+				ru = &run{fence: r.Fence, first: r.At, last: r.At}
+				runs[r.RunID] = ru
+			}
+			if ru.fence != r.Fence {
+				t.Errorf("run %s recorded fences %d and %d", r.RunID, ru.fence, r.Fence)
+			}
+			ru.first, ru.last = minTime(ru.first, r.At), maxTime(ru.last, r.At)
+			ru.all++
+			if r.Outcome == runner.OutcomeApplied {
+				ru.applied++
+			}
+		}
+	}
+	if got, want := len(runs), runners; got != want {
+		t.Fatalf("audit records of %d runs, want %d", got, want)
+	}
+	ordered := make([]*run, 0, len(runs))
+	for _, r := range runs {
+		ordered = append(ordered, r)
+	}
+	slices.SortFunc(ordered, func(a, b *run) int { return cmp.Compare(a.fence, b.fence) })
+	// One run applied everything: the first to take the lock.
+	if got, want := ordered[0].applied, 3; got != want {
+		t.Errorf("the lowest fence's run applied %d profiles, want %d", got, want)
+	}
+	for i := 1; i < len(ordered); i++ {
+		prev, cur := ordered[i-1], ordered[i]
+		if cur.fence <= prev.fence {
+			t.Errorf("fences not strictly increasing: %d then %d", prev.fence, cur.fence)
+		}
+		// Runs are serialized by the lock: every record of a run comes
+		// after every record of the run with the lower fence.
+		if cur.first.Before(prev.last) {
+			t.Errorf("run with fence %d recorded at %s, before the run with fence %d finished at %s",
+				cur.fence, cur.first, prev.fence, prev.last)
+		}
+		if cur.applied != 0 || cur.all != 3 {
+			t.Errorf("run with fence %d: %d records, %d applied; want 3, none applied", cur.fence, cur.all, cur.applied)
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// A holder killed with SIGKILL mid-profile blocks the next runner for at
+// most one ttl (SPEC §4); that runner then applies the whole profile.
+func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
+	t.Parallel()
+	env := harness.Start(t)
+	mc := env.Mongo.Client(t)
+	dir := t.TempDir()
+	writeDocumentsProfile(t, dir, "slow", slowDocs)
+	const ttl = 3 * time.Second
+	args := dbArgs(env, "run", "-p", "slow", "--lock-ttl", ttl.String(), "--batch-size", slowBatch)
+	a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "a"})
+	b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "b"})
+	holder, waiter, held := holderAndWaiter(t, a, b)
+	waitMidProfile(t, mc, holder, slowDocs)
+
+	killed := time.Now()
+	holder.Kill(t, "SIGKILL")
+	acquired := waitForLog(t, waiter, time.Minute, `"lock acquired"`, msgIs("lock acquired"))
+	took := acquired.time(t).Sub(killed)
+	t.Logf("lock taken over %s after the kill (ttl %s)", took.Round(time.Millisecond), ttl)
+	if took <= 0 || took > ttl+takeoverMargin {
+		t.Errorf("lock taken over %s after the kill, want within the ttl %s (+%s margin)", took, ttl, takeoverMargin)
+	}
+
+	code, logs := waiter.Wait(t, runTimeout)
+	if code != exitOK {
+		t.Fatalf("waiter: exit = %d, want 0; logs:\n%s", code, logs)
+	}
+	if got, want := countDocs(t, mc, testDB, itemsCollection), int64(slowDocs); got != want {
+		t.Errorf("documents = %d, want %d", got, want)
+	}
+	m := readMarker(t, mc, testDB, "slow")
+	if m == nil {
+		t.Fatal("no marker after the takeover")
+	}
+	if got, want := m.Fence, acquired.num("fence"); got != want {
+		t.Errorf("marker fence = %d, want the second runner's %d", got, want)
+	}
+	if m.Fence <= held.num("fence") {
+		t.Errorf("marker fence %d not above the killed holder's %d", m.Fence, held.num("fence"))
+	}
+	if code, _ := holder.Wait(t, time.Minute); code != 137 {
+		t.Errorf("killed holder: exit = %d, want 137", code)
+	}
+}
+
+// A holder frozen past its ttl loses the lock to the next runner; once
+// resumed it stops with exit 5 and writes no marker over the newer one
+// (SPEC §4: a zombie holder can't overwrite a newer run's marker).
+func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
+	t.Parallel()
+	env := harness.Start(t)
+	mc := env.Mongo.Client(t)
+	dir := t.TempDir()
+	writeDocumentsProfile(t, dir, "slow", slowDocs)
+	args := dbArgs(env, "run", "-p", "slow", "--lock-ttl", "2s", "--batch-size", slowBatch)
+	a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "a"})
+	b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "b"})
+	holder, waiter, held := holderAndWaiter(t, a, b)
+	waitMidProfile(t, mc, holder, slowDocs)
+
+	holder.Pause(t)
+	code, logs := waiter.Wait(t, runTimeout)
+	if code != exitOK {
+		holder.Unpause(t)
+		t.Fatalf("second runner: exit = %d, want 0; logs:\n%s", code, logs)
+	}
+	second := firstMsg(t, parseLogs(t, logs), "lock acquired", logs)
+	holder.Unpause(t)
+
+	code, logs = holder.Wait(t, runTimeout)
+	if code != exitLockLost {
+		t.Fatalf("resumed holder: exit = %d, want %d; logs:\n%s", code, exitLockLost, logs)
+	}
+	if got := outcomes(t, logs)["slow"]; got == string(runner.OutcomeApplied) {
+		t.Errorf("resumed holder logged the profile applied")
+	}
+	m := readMarker(t, mc, testDB, "slow")
+	if m == nil {
+		t.Fatal("no marker")
+	}
+	if got, want := m.Fence, second.num("fence"); got != want || m.RunID != second.str("run_id") {
+		t.Errorf("marker fence %d of run %s, want the second runner's %d of run %s", got, m.RunID, want, second.str("run_id"))
+	}
+	if m.Fence <= held.num("fence") {
+		t.Errorf("marker fence %d not above the old holder's %d", m.Fence, held.num("fence"))
+	}
+	for _, r := range auditRecords(t, mc, testDB, "slow") {
+		if r.RunID == held.str("run_id") && r.Outcome != runner.OutcomeInterrupted {
+			t.Errorf("old holder audited %q, want %q", r.Outcome, runner.OutcomeInterrupted)
+		}
+	}
+	if got, want := countDocs(t, mc, testDB, itemsCollection), int64(slowDocs); got != want {
+		t.Errorf("documents = %d, want %d", got, want)
+	}
+}
+
+// Redis frozen past the ttl, or restarted, during a run: the holder can no
+// longer confirm its lease and stops with exit 5 and no marker; a later run
+// completes (SPEC §4).
+func TestLock_redis_fault_during_run_exits_5(t *testing.T) {
+	t.Parallel()
+	const ttl = 2 * time.Second
+	tests := []struct {
+		name  string
+		fault func(t *testing.T, env *harness.Env)
+	}{
+		{name: "redis_paused_past_ttl", fault: func(t *testing.T, env *harness.Env) {
+			env.Redis.Pause(t)
+			time.Sleep(2 * ttl)
+			env.Redis.Unpause(t)
+		}},
+		{name: "redis_restarted", fault: func(t *testing.T, env *harness.Env) {
+			env.Redis.Stop(t)
+			env.Redis.Start(t)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := harness.Start(t)
+			mc := env.Mongo.Client(t)
+			dir := t.TempDir()
+			writeDocumentsProfile(t, dir, "slow", slowDocs)
+			holder := env.StartRunner(t, harness.RunOptions{
+				Args:        dbArgs(env, "run", "-p", "slow", "--lock-ttl", ttl.String(), "--batch-size", slowBatch),
+				ProfilesDir: dir, Name: "holder",
+			})
+			waitMidProfile(t, mc, holder, slowDocs)
+			tt.fault(t, env)
+
+			code, logs := holder.Wait(t, runTimeout)
+			if code != exitLockLost {
+				t.Fatalf("holder: exit = %d, want %d; logs:\n%s", code, exitLockLost, logs)
+			}
+			if m := readMarker(t, mc, testDB, "slow"); m != nil {
+				t.Errorf("marker written by a holder that lost its lock: %+v", m)
+			}
+			recs := auditRecords(t, mc, testDB, "slow")
+			if len(recs) != 1 || recs[0].Outcome != runner.OutcomeInterrupted {
+				t.Errorf("audit records = %+v, want one interrupted", recs)
+			}
+
+			later := env.StartRunner(t, harness.RunOptions{
+				Args: dbArgs(env, "run", "-p", "slow", "--lock-ttl", ttl.String()), ProfilesDir: dir, Name: "later",
+			})
+			if code, logs := later.Wait(t, runTimeout); code != exitOK {
+				t.Fatalf("later run: exit = %d, want 0; logs:\n%s", code, logs)
+			}
+			if m := readMarker(t, mc, testDB, "slow"); m == nil {
+				t.Error("no marker after the later run")
+			}
+			if got, want := countDocs(t, mc, testDB, itemsCollection), int64(slowDocs); got != want {
+				t.Errorf("documents = %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// A runner that can't get the lock within --lock-wait exits 4 and names
+// who holds it (SPEC §4, §6).
+func TestLock_wait_exceeded_exits_4_naming_holder(t *testing.T) {
+	t.Parallel()
+	env := harness.Start(t)
+	rdb := env.Redis.Client(t)
+	l, err := lock.New(rdb, "bootstrap", &lock.Options{
+		TTL: 5 * time.Minute, Holder: lock.Holder{RunID: "test-holder", Host: "test-process", Image: "test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, err := l.TryAcquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lease.Release(t.Context()) })
+
+	rc := env.StartRunner(t, harness.RunOptions{Args: dbArgs(env, "run", "-p", "ef-detection", "--lock-wait", "3s"), Name: "blocked"})
+	code, logs := rc.Wait(t, runTimeout)
+	if code != exitNotAcquired {
+		t.Fatalf("exit = %d, want %d; logs:\n%s", code, exitNotAcquired, logs)
+	}
+	lines := parseLogs(t, logs)
+	if w := firstMsg(t, lines, "waiting for lock", logs); w.str("holder_run_id") != "test-holder" || w.str("holder_host") != "test-process" {
+		t.Errorf("waiting line %v does not name the holder test-holder on test-process", w)
+	}
+	if f := firstMsg(t, lines, "bootstrap failed", logs); !strings.Contains(f.str("err"), "test-holder") {
+		t.Errorf("error %q does not name the holder test-holder", f.str("err"))
+	}
+	if m := readMarker(t, env.Mongo.Client(t), exampleDB, "ef-detection"); m != nil {
+		t.Errorf("marker written without the lock: %+v", m)
+	}
+	if h := lockHolder(t, rdb); h == nil || h.RunID != "test-holder" {
+		t.Errorf("lock holder = %+v, want test-holder still", h)
+	}
+}
