@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // NewHandler returns the health endpoints of s:
@@ -20,7 +18,8 @@ import (
 //     [State.Stalled] is true;
 //   - GET /readyz: 200 "ok" once SetReady(true), else 503 "not ready";
 //   - GET /status: the [Status] as JSON;
-//   - GET /metrics: the State's registry in the Prometheus text format.
+//   - GET /metrics: the State's metrics, then the Go runtime and process
+//     metrics, in the Prometheus text format.
 //
 // Other methods get 405 (HEAD is served as GET). The handler is safe for
 // concurrent use.
@@ -48,7 +47,11 @@ func NewHandler(s *State) http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Snapshot()) // a write error means the client went away
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		s.metrics.writePrometheus(w)
+	})
 	return mux
 }
 

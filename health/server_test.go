@@ -127,9 +127,29 @@ func TestStatusJSON(t *testing.T) {
 	}
 }
 
+// getMetrics serves GET /metrics of s and parses the body.
+func getMetrics(t *testing.T, s *health.State) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	health.NewHandler(s).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/metrics", nil))
+	if got, want := rec.Code, http.StatusOK; got != want {
+		t.Fatalf("GET /metrics = %d, want %d\n%s", got, want, rec.Body)
+	}
+	if got, want := rec.Header().Get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8"; got != want {
+		t.Errorf("GET /metrics Content-Type = %q, want %q", got, want)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v\n%s", err, rec.Body)
+	}
+	return families
+}
+
 func TestMetrics(t *testing.T) {
 	s, clock := newState(t)
-	s.SetInfo("1.2.3")
+	s.SetInfo("1.2.2")
+	s.SetInfo("1.2.3") // replaces the series of 1.2.2
 	s.SetReady(true)
 	s.LockWaited(5 * time.Second)
 	s.SetLock(true, 17, "run-1@pod-a")
@@ -148,15 +168,7 @@ func TestMetrics(t *testing.T) {
 	clock.Advance(time.Second)
 	s.EndRun("failed", 4*time.Second)
 
-	code, body := get(t, health.NewHandler(s), http.MethodGet, "/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("GET /metrics = %d, want 200\n%s", code, body)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v\n%s", err, body)
-	}
+	families := getMetrics(t, s)
 
 	tests := []struct {
 		name   string
@@ -192,6 +204,113 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, ok := sample(families["bootstrap_step_errors_total"], map[string]string{"profile": "base", "kind": "configs"}); ok {
 		t.Error("bootstrap_step_errors_total{kind=configs} present, want absent: that step succeeded")
+	}
+	if _, ok := sample(families["bootstrap_info"], map[string]string{"version": "1.2.2"}); ok {
+		t.Error("bootstrap_info{version=1.2.2} present, want absent: SetInfo(1.2.3) replaced it")
+	}
+
+	types := map[string]dto.MetricType{
+		"bootstrap_info":                            dto.MetricType_GAUGE,
+		"bootstrap_run_duration_seconds":            dto.MetricType_GAUGE,
+		"bootstrap_profile_duration_seconds":        dto.MetricType_GAUGE,
+		"bootstrap_step_duration_seconds":           dto.MetricType_HISTOGRAM,
+		"bootstrap_documents_written_total":         dto.MetricType_COUNTER,
+		"bootstrap_profile_outcomes_total":          dto.MetricType_COUNTER,
+		"bootstrap_step_errors_total":               dto.MetricType_COUNTER,
+		"bootstrap_lock_wait_seconds":               dto.MetricType_GAUGE,
+		"bootstrap_lock_held":                       dto.MetricType_GAUGE,
+		"bootstrap_lock_fence":                      dto.MetricType_GAUGE,
+		"bootstrap_last_progress_timestamp_seconds": dto.MetricType_GAUGE,
+		"bootstrap_ready":                           dto.MetricType_GAUGE,
+		"bootstrap_stalled":                         dto.MetricType_GAUGE,
+	}
+	for name, want := range types {
+		mf := families[name]
+		if mf == nil {
+			t.Errorf("family %s not found in /metrics", name)
+			continue
+		}
+		if got := mf.GetType(); got != want {
+			t.Errorf("family %s type = %v, want %v", name, got, want)
+		}
+		if mf.GetHelp() == "" {
+			t.Errorf("family %s has no HELP text", name)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total"} {
+		if families[name] == nil {
+			t.Errorf("runtime metric %s not found in /metrics", name)
+		}
+	}
+}
+
+func TestMetricsStepBuckets(t *testing.T) {
+	s, _ := newState(t)
+	s.EndStep("base", "configs", 2*time.Second, nil)
+	s.EndStep("base", "configs", 3*time.Hour, nil)
+
+	mf := getMetrics(t, s)["bootstrap_step_duration_seconds"]
+	if mf == nil || len(mf.GetMetric()) != 1 {
+		t.Fatalf("bootstrap_step_duration_seconds = %v, want one histogram", mf)
+	}
+	h := mf.GetMetric()[0].GetHistogram()
+	if got, want := h.GetSampleCount(), uint64(2); got != want {
+		t.Errorf("sample count = %d, want %d", got, want)
+	}
+	if got, want := h.GetSampleSum(), 2+3*time.Hour.Seconds(); got != want {
+		t.Errorf("sample sum = %v, want %v", got, want)
+	}
+	tests := []struct {
+		name string
+		le   float64
+		want uint64
+	}{
+		{"below_the_step", 0.64, 0},
+		{"holding_the_step", 2.56, 1},
+		{"last_finite_bucket", 2621.44, 1}, // 3h is only in +Inf
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, b := range h.GetBucket() {
+				if b.GetUpperBound() == tt.le {
+					if got := b.GetCumulativeCount(); got != tt.want {
+						t.Errorf("bucket le=%v = %d, want %d", tt.le, got, tt.want)
+					}
+					return
+				}
+			}
+			t.Errorf("bucket le=%v not found in %v", tt.le, h.GetBucket())
+		})
+	}
+}
+
+func TestMetricsLabelEscaping(t *testing.T) {
+	tests := []struct {
+		name    string
+		profile string
+		want    string // the label value as parsed back
+	}{
+		{"quote", `say "hi"`, `say "hi"`},
+		{"backslash", `a\b`, `a\b`},
+		{"newline", "two\nlines", "two\nlines"},
+		{"braces_and_comma", `x{a="b"},y`, `x{a="b"},y`},
+		{"unicode", "café", "café"},
+		{"invalid_utf8", "bad\xffbyte", "bad\uFFFDbyte"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newState(t)
+			s.StartProfile(tt.profile, "v1")
+			s.Add(7)
+			s.EndProfile(tt.profile, "applied", time.Second)
+			families := getMetrics(t, s)
+			if got, ok := sample(families["bootstrap_documents_written_total"], map[string]string{"profile": tt.want}); !ok || got != 7 {
+				t.Errorf("bootstrap_documents_written_total{profile=%q} = %v (found %v), want 7", tt.want, got, ok)
+			}
+			if _, ok := sample(families["bootstrap_profile_outcomes_total"], map[string]string{"profile": tt.want, "outcome": "applied"}); !ok {
+				t.Errorf("bootstrap_profile_outcomes_total{profile=%q} not found", tt.want)
+			}
+		})
 	}
 }
 

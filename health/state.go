@@ -19,8 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultStallTimeout is the StallTimeout of a State whose options name none
@@ -74,8 +72,7 @@ type State struct {
 	mu      sync.Mutex
 	results []ProfileResult // guarded by mu
 
-	reg     *prometheus.Registry
-	metrics *metrics
+	metrics *stateMetrics
 }
 
 // NewState returns the State of a run that starts now. opts may be nil.
@@ -94,7 +91,6 @@ func NewState(opts *StateOptions) *State {
 		now:          o.Now,
 		stallTimeout: o.StallTimeout,
 		started:      o.Now(),
-		reg:          prometheus.NewRegistry(),
 	}
 	s.lastProgress.Store(s.started.UnixNano())
 	s.metrics = newMetrics(s)
@@ -104,14 +100,10 @@ func NewState(opts *StateOptions) *State {
 // StallTimeout returns the stall timeout in effect.
 func (s *State) StallTimeout() time.Duration { return s.stallTimeout }
 
-// Registry returns the State's own Prometheus registry, which /metrics
-// serves; callers may register more collectors on it.
-func (s *State) Registry() *prometheus.Registry { return s.reg }
-
-// SetInfo sets the bootstrap_info{version} metric to 1.
+// SetInfo sets the bootstrap_info{version} metric to 1, replacing the
+// series of any version set before.
 func (s *State) SetInfo(version string) {
-	s.metrics.info.Reset()
-	s.metrics.info.WithLabelValues(version).Set(1)
+	s.metrics.setInfo(version)
 }
 
 // SetReady records whether the run is connected to its databases; /readyz
@@ -172,7 +164,7 @@ func (s *State) SetTotal(n int64) {
 func (s *State) Add(n int64) {
 	if n > 0 {
 		s.done.Add(n)
-		s.metrics.documents.WithLabelValues(load(&s.profile)).Add(float64(n))
+		s.metrics.addDocuments(load(&s.profile), n)
 	}
 	s.touch()
 }
@@ -180,10 +172,7 @@ func (s *State) Add(n int64) {
 // EndStep records that a step of kind in profile ended after d, with err
 // nil on success. It counts as progress.
 func (s *State) EndStep(profile, kind string, d time.Duration, err error) {
-	s.metrics.stepDuration.WithLabelValues(profile, kind).Observe(d.Seconds())
-	if err != nil {
-		s.metrics.stepErrors.WithLabelValues(profile, kind).Inc()
-	}
+	s.metrics.endStep(profile, kind, d, err != nil)
 	s.step.Store(nil)
 	s.touch()
 }
@@ -191,8 +180,7 @@ func (s *State) EndStep(profile, kind string, d time.Duration, err error) {
 // EndProfile records the outcome of a profile ("applied", "skipped",
 // "failed", "interrupted") and its duration. It counts as progress.
 func (s *State) EndProfile(name, outcome string, d time.Duration) {
-	s.metrics.profileDuration.WithLabelValues(name).Set(d.Seconds())
-	s.metrics.outcomes.WithLabelValues(name, outcome).Inc()
+	s.metrics.endProfile(name, outcome, d)
 	s.mu.Lock()
 	s.results = append(s.results, ProfileResult{Name: name, Outcome: outcome, DurationSeconds: d.Seconds()})
 	s.mu.Unlock()
