@@ -175,7 +175,7 @@ func (r *Runner) record(g *leaseGuard, p *profiles.Profile, pr *ProfileResult, l
 	}
 	r.rep.EndProfile(p.Name, string(pr.Outcome), pr.Duration)
 	attrs := []any{"event", "profile_outcome", "outcome", pr.Outcome, "version", p.Version,
-		"duration_ms", rec.DurationMs, "fence", rec.Fence}
+		"duration_ms", rec.DurationMs}
 	if pr.PrevVersion != "" && pr.PrevVersion != p.Version {
 		attrs = append(attrs, "prev_version", pr.PrevVersion)
 	}

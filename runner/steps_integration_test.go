@@ -348,11 +348,11 @@ func documentItems(n, version int, withID bool) []profiles.DocumentItem {
 	return out
 }
 
-// testDocumentsBatched applies 10,000 documents twice, in batches of 100.
-// They carry their own _id and are matched on it: FerretDB looks documents
-// up by _id only and scans the whole collection for any other key, which
-// makes 10,000 upserts keyed on another field take many minutes there (not
-// on MongoDB).
+// testDocumentsBatched applies 10,000 documents in batches of 100, then
+// re-applies 1,000 of them over the stored ones (ten full commands, which
+// is what hangs FerretDB when a command is too large; all 10,000 again would
+// only add minutes). The documents carry their own _id and are matched on
+// it: FerretDB scans the whole collection for any other key.
 func testDocumentsBatched(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClient) {
 	const db, n = "it_documents", 10000
 	mc, stats := monitoredClient(t, mongoSrv.URI)
@@ -395,23 +395,25 @@ func testDocumentsBatched(t *testing.T, mongoSrv *harness.Mongo, rc redis.Univer
 		t.Errorf("meta.even = %v, want %v", got, want)
 	}
 
-	// Re-applying over the 10,000 existing documents completes.
-	step.Documents.Items = documentItems(n, 2, true)
+	// Re-applying over existing documents completes.
+	step.Documents.Items = documentItems(1000, 2, true)
 	if _, err := applyDocuments(ctx, env, step); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := coll.CountDocuments(ctx, bson.D{}); err != nil || got != n {
 		t.Errorf("count after re-apply = %d, %v; want %d", got, err, n)
 	}
-	if got, want := findRaw(t, coll, "c09999").Lookup("version").Int32(), int32(2); got != want {
-		t.Errorf("version = %d, want %d", got, want)
+	for id, want := range map[string]int32{"c00999": 2, "c01000": 1} {
+		if got := findRaw(t, coll, id).Lookup("version").Int32(); got != want {
+			t.Errorf("%s version = %d, want %d", id, got, want)
+		}
 	}
 	stats.mu.Lock()
 	defer stats.mu.Unlock()
 	if got, want := stats.maxUpdates, 100; got != want {
 		t.Errorf("largest update command carried %d statements, want %d (the batch size)", got, want)
 	}
-	if got, want := stats.commands, 2*n/100; got < want {
+	if got, want := stats.commands, (n+1000)/100; got < want {
 		t.Errorf("update commands = %d, want at least %d", got, want)
 	}
 }
@@ -421,6 +423,11 @@ func testDocumentsBatched(t *testing.T, mongoSrv *harness.Mongo, rc redis.Univer
 func testDocumentsByKey(t *testing.T, mc *mongo.Client, rc redis.UniversalClient) {
 	const db, n = "it_documents_key", 150
 	env, _, _ := newIntegrationEnv(mc, rc, db)
+	// FerretDB (v1.24.2, SQLite) holds one of its 100 connections per
+	// database for each statement of an update command until the command
+	// ends: matched on a field other than _id, 100 statements over existing
+	// documents already hang it for good (99 do not); on _id, 101 do.
+	env.BatchSize = 99
 	step := profiles.Step{Kind: profiles.KindDocuments, Documents: &profiles.DocumentsStep{
 		Collection: "Reference", Key: "code", Items: documentItems(n, 1, false),
 	}}

@@ -47,6 +47,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		return err
 	}
 	runID := runner.NewRunID()
+	runLog := log // the runner adds run_id to its own lines
 	log = log.With("run_id", runID)
 	state := health.NewState(&health.StateOptions{StallTimeout: c.StallTimeout})
 	stopHealth, err := health.Serve(ctx, c.HealthAddr, health.NewHandler(state), log)
@@ -91,7 +92,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		RunID: runID, Host: host, Image: bi.Version,
 		Force: c.Force, Reset: c.Reset, BatchSize: c.BatchSize,
 		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
-		Log: log, Reporter: withProgressBar(state, io), Env: c.env(io),
+		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io),
 	})
 	if err != nil {
 		return err

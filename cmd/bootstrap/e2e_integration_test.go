@@ -97,6 +97,11 @@ func TestRun_example_profiles_apply_once_then_skip(t *testing.T) {
 	if strings.Contains(logs, adminPassword) {
 		t.Errorf("first run logged the admin password:\n%s", logs)
 	}
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if dups, err := duplicateKeys(line); err != nil || len(dups) > 0 {
+			t.Errorf("log line with duplicate keys %v (%v): %s", dups, err, line)
+		}
+	}
 	s := runSummary(t, logs)
 	if got, want := s.num("applied"), int64(len(wantProfiles)); got != want {
 		t.Errorf("first run: applied = %d, want %d; summary %v", got, want, s)

@@ -73,9 +73,9 @@ func (l logLine) num(k string) int64 {
 	return int64(f)
 }
 
-// time returns the time of the line (the runner's clock, which is the
+// at returns the time of the line (the runner's clock, which is the
 // host's: containers share the kernel's clock).
-func (l logLine) time(t testing.TB) time.Time {
+func (l logLine) at(t testing.TB) time.Time {
 	t.Helper()
 	ts, err := time.Parse(time.RFC3339Nano, l.str("time"))
 	if err != nil {
@@ -109,6 +109,34 @@ func parseLogs(t testing.TB, logs string) []logLine {
 		t.Fatalf("read logs: %v", err)
 	}
 	return out
+}
+
+// duplicateKeys returns the keys that occur more than once at the top
+// level of a JSON log line (a log pipeline may drop such a line, or keep
+// either value).
+func duplicateKeys(line string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object: %q", line)
+	}
+	seen := map[string]bool{}
+	var dups []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			dups = append(dups, k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+	}
+	return dups, nil
 }
 
 // withMsg returns the lines whose msg is msg.
@@ -179,19 +207,6 @@ func waitForLog(t testing.TB, rc *harness.RunnerContainer, timeout time.Duration
 // msgIs matches a log line by its msg.
 func msgIs(msg string) func(logLine) bool {
 	return func(l logLine) bool { return l.str("msg") == msg }
-}
-
-// eventually polls cond every 100ms until it holds, failing t with what
-// after timeout.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // writeFiles writes files (path relative to dir -> content) under dir.

@@ -101,7 +101,7 @@ func TestStall_hung_http_step_exits_8(t *testing.T) {
 		t.Fatalf("exit = %d, want %d; logs:\n%s", code, exitStalled, logs)
 	}
 	holder := lockHolder(t, env.Redis.Client(t))
-	started := firstMsg(t, parseLogs(t, logs), "step started", logs).time(t)
+	started := firstMsg(t, parseLogs(t, logs), "step started", logs).at(t)
 	took := finishedAt(t, rc).Sub(started)
 	t.Logf("exited %s after the step started (stall timeout %s)", took.Round(time.Millisecond), stall)
 	if took < stall || took > stall+exitMargin {
