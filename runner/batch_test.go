@@ -244,7 +244,7 @@ func TestChunksStopsAtError(t *testing.T) {
 
 func TestStepEnvDefaults(t *testing.T) {
 	env := &stepEnv{}
-	if got, want := envBatchSize(env), 100; got != want {
+	if got, want := envBatchSize(env), 50; got != want {
 		t.Errorf("default batch size = %d, want %d", got, want)
 	}
 	env.BatchSize = 500

@@ -24,11 +24,16 @@ type PlanEntry struct {
 	Steps       []string `json:"steps"`
 	Reset       []string `json:"reset,omitempty"` // what --reset would drop
 	Warnings    []string `json:"warnings,omitempty"`
+	// Diff compares, for a re-apply, what each document-writing step would
+	// write with what is stored; set only when the store is a MongoStore.
+	Diff []StepDiff `json:"diff,omitempty"`
 }
 
 // Plan tells, for each profile of set in order, whether a run would skip,
 // apply or re-apply it and what its steps would write. With a nil store
-// (offline) markers are not read. Plan writes nothing.
+// (offline) markers are not read; with a MongoStore, a re-apply's entry
+// also compares what its steps would write with what is stored (Diff).
+// Plan writes nothing.
 func Plan(ctx context.Context, store MarkerStore, set *profiles.Set, force, reset bool) ([]PlanEntry, error) {
 	out := make([]PlanEntry, 0, len(set.Profiles))
 	for _, p := range set.Profiles {
@@ -56,6 +61,11 @@ func Plan(ctx context.Context, store MarkerStore, set *profiles.Set, force, rese
 			default:
 				e.Action = ActionReapply
 				e.PrevVersion = m.Version
+				if ms, ok := store.(*MongoStore); ok {
+					if e.Diff, err = planDiff(ctx, ms.c, p); err != nil {
+						return out, err
+					}
+				}
 			}
 		}
 		out = append(out, e)

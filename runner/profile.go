@@ -51,6 +51,11 @@ func (r *Runner) applyProfile(g *leaseGuard, p *profiles.Profile, prev *Marker, 
 		}
 		prev = nil // what the previous version cached is gone
 	}
+	if prev != nil {
+		if err := r.snapshot(g, p, prev, lease, &pr, prog, log); err != nil {
+			return r.fail(g, p, &pr, lease, start, snapshotStepName, err, log)
+		}
+	}
 
 	for _, s := range p.Steps {
 		rec, err := r.applyStep(g, p, s, prev, prog, log)
@@ -85,6 +90,7 @@ func (r *Runner) applyProfile(g *leaseGuard, p *profiles.Profile, prev *Marker, 
 		}
 		return r.fail(g, p, &pr, lease, start, "marker", err, log)
 	}
+	r.pruneSnapshots(g, p, lease, log)
 	pr.Outcome = OutcomeApplied
 	r.record(g, p, &pr, lease, log)
 	return pr, nil

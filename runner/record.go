@@ -10,7 +10,8 @@ const (
 	OutcomeSkipped     Outcome = "skipped"
 	OutcomeFailed      Outcome = "failed"
 	OutcomeInterrupted Outcome = "interrupted"
-	OutcomeUnlocked    Outcome = "unlocked" // a forced or stale lock break
+	OutcomeUnlocked    Outcome = "unlocked"    // a forced or stale lock break
+	OutcomeRolledBack  Outcome = "rolled-back" // restored from snapshots by Runner.Rollback
 )
 
 // Collections the runner keeps in each profile's database (SPEC §4).
@@ -33,6 +34,16 @@ type Marker struct {
 	Host       string       `bson:"host" json:"host"`
 	Image      string       `bson:"image" json:"image"`
 	Steps      []StepRecord `bson:"steps" json:"steps"`
+
+	// Source is what wrote the marker: "run" (also when empty) or
+	// "rollback".
+	Source string `bson:"source,omitempty" json:"source,omitempty"`
+	// RolledBackFrom is the version a rollback replaced.
+	RolledBackFrom string `bson:"rolledBackFrom,omitempty" json:"rolledBackFrom,omitempty"`
+	// RestoredFence is, on a rollback's marker, the fence of the run whose
+	// state the rollback restored; it links the marker to the snapshots of
+	// the versions before it.
+	RestoredFence int64 `bson:"restoredFence,omitempty" json:"restoredFence,omitempty"`
 }
 
 // StepRecord is what one step did; markers and audit records carry them.
@@ -47,6 +58,9 @@ type StepRecord struct {
 	// caches.
 	CachedPatterns []string `bson:"cachedPatterns,omitempty" json:"cachedPatterns,omitempty"`
 	Error          string   `bson:"error,omitempty" json:"error,omitempty"`
+	// Note is a remark that is not an error, such as "skipped (too large)"
+	// on the record of a snapshot that was not taken.
+	Note string `bson:"note,omitempty" json:"note,omitempty"`
 }
 
 // AuditRecord is one profile outcome (SPEC §4), stored in

@@ -38,7 +38,10 @@ type Options struct {
 
 	Force     bool // re-apply profiles whose marker matches
 	Reset     bool // drop what each profile's reset: section names, then apply
-	BatchSize int  // default 100; FerretDB hangs above 100 statements per command
+	BatchSize int  // default 50; FerretDB hangs on 100 statements that change documents
+
+	KeepVersions  int   // snapshots kept per profile, default 5; negative: take none
+	SnapshotLimit int64 // bytes a profile's snapshot may take, default 50 MiB; negative: no limit
 
 	LockWait      time.Duration // default 10m
 	StallTimeout  time.Duration // default 2m; negative disables
@@ -81,7 +84,7 @@ func New(mc *mongo.Client, rc redis.UniversalClient, locker *lock.Locker, store 
 		o.Host, _ = os.Hostname()
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 100
+		o.BatchSize = defaultBatchSize
 	}
 	if o.LockWait == 0 {
 		o.LockWait = 10 * time.Minute

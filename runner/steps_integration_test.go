@@ -2,7 +2,6 @@ package runner
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -17,9 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
@@ -295,174 +292,6 @@ func testUsers(t *testing.T, mc *mongo.Client, rc redis.UniversalClient) {
 		if strings.Contains(out, pw) {
 			t.Errorf("the password of %s appears in the logs or the error", id)
 		}
-	}
-}
-
-// updateStats records the update commands a client sends.
-type updateStats struct {
-	mu         sync.Mutex
-	commands   int
-	maxUpdates int // statements in the largest one
-}
-
-// monitoredClient connects to uri with a client of its own whose update
-// commands are counted in the returned stats.
-func monitoredClient(t *testing.T, uri string) (*mongo.Client, *updateStats) {
-	t.Helper()
-	stats := &updateStats{}
-	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		if e.CommandName != "update" {
-			return
-		}
-		vals, err := e.Command.Lookup("updates").Array().Values()
-		if err != nil {
-			return
-		}
-		stats.mu.Lock()
-		stats.maxUpdates = max(stats.maxUpdates, len(vals))
-		stats.commands++
-		stats.mu.Unlock()
-	}}
-	mc, err := mongo.Connect(options.Client().ApplyURI(uri).SetMonitor(monitor))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
-	return mc, stats
-}
-
-// documentItems generates n documents {code, n, version, price, tags,
-// meta}, with _id = code when withID.
-func documentItems(n, version int, withID bool) []profiles.DocumentItem {
-	out := make([]profiles.DocumentItem, n)
-	for i := range out {
-		code := fmt.Sprintf("c%05d", i)
-		id := ""
-		if withID {
-			id = fmt.Sprintf(`"_id":%q,`, code)
-		}
-		out[i] = profiles.DocumentItem{File: "data/all.json", Index: i, Key: code, JSON: json.RawMessage(fmt.Sprintf(
-			`{%s"code":%q,"n":%d,"version":%d,"price":%d.5,"tags":["a","b"],"meta":{"even":%t}}`,
-			id, code, i, version, i, i%2 == 0))}
-	}
-	return out
-}
-
-// testDocumentsBatched applies 10,000 documents in batches of 100, then
-// re-applies 1,000 of them over the stored ones (ten full commands, which
-// is what hangs FerretDB when a command is too large; all 10,000 again would
-// only add minutes). The documents carry their own _id and are matched on
-// it: FerretDB scans the whole collection for any other key.
-func testDocumentsBatched(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClient) {
-	const db, n = "it_documents", 10000
-	mc, stats := monitoredClient(t, mongoSrv.URI)
-	env, progress, _ := newIntegrationEnv(mc, rc, db)
-	step := profiles.Step{Kind: profiles.KindDocuments, Documents: &profiles.DocumentsStep{
-		Collection: "Reference", Items: documentItems(n, 1, true),
-	}}
-	// FerretDB hangs for good on an update command of more than 100
-	// statements over existing documents: bound the test instead of hanging.
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	rec, err := applyDocuments(ctx, env, step)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := rec.Written, int64(n); got != want {
-		t.Errorf("written = %d, want %d", got, want)
-	}
-	if got, want := progress.total, int64(n); got != want {
-		t.Errorf("progress total = %d, want %d", got, want)
-	}
-	if got, want := progress.done, int64(n); got != want {
-		t.Errorf("progress done = %d, want %d", got, want)
-	}
-	coll := mc.Database(db).Collection("Reference")
-	if got, err := coll.CountDocuments(ctx, bson.D{}); err != nil || got != n {
-		t.Fatalf("count = %d, %v; want %d", got, err, n)
-	}
-	first := findRaw(t, coll, "c04321")
-	if got, want := rawKeys(t, first), []string{"_id", "code", "n", "version", "price", "tags", "meta"}; !slices.Equal(got, want) {
-		t.Errorf("keys = %v, want %v", got, want)
-	}
-	if got, want := first.Lookup("n").Int32(), int32(4321); got != want {
-		t.Errorf("n = %d, want %d", got, want)
-	}
-	if got, want := first.Lookup("price").Double(), 4321.5; got != want {
-		t.Errorf("price = %v, want %v", got, want)
-	}
-	if got, want := first.Lookup("meta", "even").Boolean(), false; got != want {
-		t.Errorf("meta.even = %v, want %v", got, want)
-	}
-
-	// Re-applying over existing documents completes.
-	step.Documents.Items = documentItems(1000, 2, true)
-	if _, err := applyDocuments(ctx, env, step); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := coll.CountDocuments(ctx, bson.D{}); err != nil || got != n {
-		t.Errorf("count after re-apply = %d, %v; want %d", got, err, n)
-	}
-	for id, want := range map[string]int32{"c00999": 2, "c01000": 1} {
-		if got := findRaw(t, coll, id).Lookup("version").Int32(); got != want {
-			t.Errorf("%s version = %d, want %d", id, got, want)
-		}
-	}
-	stats.mu.Lock()
-	defer stats.mu.Unlock()
-	if got, want := stats.maxUpdates, 100; got != want {
-		t.Errorf("largest update command carried %d statements, want %d (the batch size)", got, want)
-	}
-	if got, want := stats.commands, (n+1000)/100; got < want {
-		t.Errorf("update commands = %d, want at least %d", got, want)
-	}
-}
-
-// testDocumentsByKey upserts documents without _id on another key: the
-// server assigns _id on insert, and a replace keeps it.
-func testDocumentsByKey(t *testing.T, mc *mongo.Client, rc redis.UniversalClient) {
-	const db, n = "it_documents_key", 150
-	env, _, _ := newIntegrationEnv(mc, rc, db)
-	// FerretDB (v1.24.2, SQLite) holds one of its 100 connections per
-	// database for each statement of an update command until the command
-	// ends: matched on a field other than _id, 100 statements over existing
-	// documents already hang it for good (99 do not); on _id, 101 do.
-	env.BatchSize = 99
-	step := profiles.Step{Kind: profiles.KindDocuments, Documents: &profiles.DocumentsStep{
-		Collection: "Reference", Key: "code", Items: documentItems(n, 1, false),
-	}}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	if _, err := applyDocuments(ctx, env, step); err != nil {
-		t.Fatal(err)
-	}
-	coll := mc.Database(db).Collection("Reference")
-	sample := func() bson.Raw {
-		t.Helper()
-		raw, err := coll.FindOne(ctx, bson.D{{Key: "code", Value: "c00123"}}).Raw()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return raw
-	}
-	first := sample()
-	id, ok := first.Lookup("_id").ObjectIDOK()
-	if !ok {
-		t.Fatalf("_id = %v, want one assigned by the server", first.Lookup("_id"))
-	}
-	step.Documents.Items = documentItems(n, 2, false)
-	if _, err := applyDocuments(ctx, env, step); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := coll.CountDocuments(ctx, bson.D{}); err != nil || got != n {
-		t.Errorf("count after re-apply = %d, %v; want %d", got, err, n)
-	}
-	second := sample()
-	if got := second.Lookup("_id").ObjectID(); got != id {
-		t.Errorf("_id changed on replace: %v, want %v", got, id)
-	}
-	if got, want := second.Lookup("version").Int32(), int32(2); got != want {
-		t.Errorf("version = %d, want %d", got, want)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -49,24 +48,16 @@ func (s *MongoStore) Marker(ctx context.Context, db, profile string) (*Marker, e
 	return &m, nil
 }
 
-// PutMarker writes m only if the stored marker's fence is lower: an update
+// PutMarker writes m only if the stored marker's fence is lower: a replace
 // conditioned on {fence: {$lt: m.Fence}}, and when nothing matched an insert,
 // which fails with a duplicate key when a marker with a fence >= m.Fence is
 // stored. No transaction is needed.
 func (s *MongoStore) PutMarker(ctx context.Context, db string, m *Marker) error {
 	coll := s.c.Database(db).Collection(MarkersCollection)
-	doc, err := bson.Marshal(m)
-	if err != nil {
-		return err
-	}
-	var set bson.D
-	if err := bson.Unmarshal(doc, &set); err != nil {
-		return err
-	}
-	set = slices.DeleteFunc(set, func(e bson.E) bool { return e.Key == "_id" })
-	res, err := coll.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: m.Profile}, {Key: "fence", Value: bson.D{{Key: "$lt", Value: m.Fence}}}},
-		bson.D{{Key: "$set", Value: set}})
+	// A replace, not a $set: the optional fields of the marker it replaces
+	// (say, a rollback's) must not survive.
+	res, err := coll.ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: m.Profile}, {Key: "fence", Value: bson.D{{Key: "$lt", Value: m.Fence}}}}, m)
 	if err != nil {
 		return fmt.Errorf("write marker %s.%s: %w", db, m.Profile, err)
 	}

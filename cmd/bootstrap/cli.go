@@ -26,6 +26,7 @@ type cli struct {
 	History  historyCmd  `cmd:"" help:"Show audit records, newest first."`
 	Wait     waitCmd     `cmd:"" help:"Block until the named profiles are applied at this image's versions."`
 	Unlock   unlockCmd   `cmd:"" help:"Break a stale lock."`
+	Rollback rollbackCmd `cmd:"" help:"Restore a profile to an earlier version from its snapshots."`
 	Version  versionCmd  `cmd:"" help:"Print version, commit and build date."`
 }
 

@@ -67,6 +67,20 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 		for i, s := range e.Steps {
 			fmt.Fprintf(io.Out, "  %d. %s\n", i+1, s)
 		}
+		for _, d := range e.Diff {
+			fmt.Fprintf(io.Out, "  diff %s %s: %d to insert, %d to change, %d unchanged", d.Step, d.Collection, d.Insert, d.Change, d.Unchanged)
+			if len(d.Changed) > 0 {
+				more := ""
+				if d.Change > len(d.Changed) {
+					more = ", ..."
+				}
+				fmt.Fprintf(io.Out, "; changed: %s%s", strings.Join(d.Changed, ", "), more)
+			}
+			if d.Note != "" {
+				fmt.Fprintf(io.Out, " (%s)", d.Note)
+			}
+			fmt.Fprintln(io.Out)
+		}
 		for _, w := range e.Warnings {
 			fmt.Fprintf(io.Out, "  warning: %s\n", w)
 		}

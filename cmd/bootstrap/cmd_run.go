@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -25,13 +26,17 @@ type runCmd struct {
 	Timeout       time.Duration `help:"Abort (exit 8) when the whole run takes longer." default:"15m" env:"BOOTSTRAP_TIMEOUT"`
 	ShutdownGrace time.Duration `help:"Bound on cleanup after a signal or an abort." default:"10s" env:"BOOTSTRAP_SHUTDOWN_GRACE"`
 	HealthAddr    string        `help:"Address of /livez, /readyz, /status and /metrics, or off." default:":8081" env:"BOOTSTRAP_HEALTH_ADDR"`
-	BatchSize     int           `help:"Writes per database command (at most 100 on FerretDB)." default:"100" env:"BOOTSTRAP_BATCH_SIZE"`
+	BatchSize     int           `help:"Writes per database command (below 100 on FerretDB)." default:"50" env:"BOOTSTRAP_BATCH_SIZE"`
+	KeepVersions  int           `help:"Snapshots kept per profile for rollback; 0 takes none." default:"5" env:"BOOTSTRAP_KEEP_VERSIONS"`
 }
 
 // Validate checks cross-flag rules.
 func (c *runCmd) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		return errors.New("--batch-size must be between 1 and 10000")
+	}
+	if c.KeepVersions < 0 {
+		return errors.New("--keep-versions must be 0 or more")
 	}
 	return c.lockFlags.validate()
 }
@@ -90,7 +95,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	rn, err := runner.New(mc, rc, locker, nil, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version,
-		Force: c.Force, Reset: c.Reset, BatchSize: c.BatchSize,
+		Force: c.Force, Reset: c.Reset, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
 		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
 		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io),
 	})

@@ -28,6 +28,13 @@ type profileStatus struct {
 	ImageVersion string         `json:"imageVersion"` // the version of the profile in this image
 	State        string         `json:"state"`        // current, outdated, not-applied
 	Marker       *runner.Marker `json:"marker,omitempty"`
+	Snapshots    snapshotUsage  `json:"snapshots"` // kept for rollback
+}
+
+// snapshotUsage is the space a profile's rollback snapshots take.
+type snapshotUsage struct {
+	Count int   `json:"count"` // versions
+	Bytes int64 `json:"bytes"`
 }
 
 type statusReport struct {
@@ -62,6 +69,14 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 			return err
 		}
 		st := profileStatus{Profile: p.Name, Database: p.Database, ImageVersion: p.Version, Marker: m, State: "not-applied"}
+		snaps, err := store.Snapshots(ctx, p.Database, p.Name)
+		if err != nil {
+			return err
+		}
+		for _, s := range snaps {
+			st.Snapshots.Count++
+			st.Snapshots.Bytes += s.Bytes
+		}
 		if m != nil {
 			st.State = "outdated"
 			if m.Version == p.Version {
@@ -85,16 +100,17 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	}
 	applied := 0
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROFILE\tDATABASE\tSTATE\tIMAGE VERSION\tAPPLIED VERSION\tAPPLIED AT\tRUN\tHOST\tIMAGE")
+	fmt.Fprintln(tw, "PROFILE\tDATABASE\tSTATE\tIMAGE VERSION\tAPPLIED VERSION\tAPPLIED AT\tRUN\tHOST\tIMAGE\tSNAPSHOTS")
 	for _, s := range rep.Profiles {
 		if s.Marker == nil {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\n", s.Profile, s.Database, s.State, short(s.ImageVersion))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t%s\n", s.Profile, s.Database, s.State, short(s.ImageVersion),
+				s.Snapshots)
 			continue
 		}
 		applied++
 		m := s.Marker
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Profile, s.Database, s.State, short(s.ImageVersion),
-			short(m.Version), m.AppliedAt.Format(time.RFC3339), m.RunID, m.Host, m.Image)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Profile, s.Database, s.State, short(s.ImageVersion),
+			short(m.Version), m.AppliedAt.Format(time.RFC3339), m.RunID, m.Host, m.Image, s.Snapshots)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -109,4 +125,22 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 		fmt.Fprintf(io.Out, "lock %s: free\n", c.LockName)
 	}
 	return nil
+}
+
+// String is "N (size)", or "-" when there is none.
+func (u snapshotUsage) String() string {
+	if u.Count == 0 {
+		return "-"
+	}
+	const unit = 1024
+	size := fmt.Sprintf("%d B", u.Bytes)
+	if u.Bytes >= unit {
+		div, exp := int64(unit), 0
+		for n := u.Bytes / unit; n >= unit; n /= unit {
+			div *= unit
+			exp++
+		}
+		size = fmt.Sprintf("%.1f %ciB", float64(u.Bytes)/float64(div), "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%d (%s)", u.Count, size)
 }

@@ -14,7 +14,7 @@ const (
 	exitOK          = 0
 	exitInternal    = 1
 	exitUsage       = 2
-	exitInvalid     = 3
+	exitInvalid     = 3 // also: rollback to a version without a snapshot
 	exitNotAcquired = 4
 	exitLockLost    = 5
 	exitUnreachable = 6
@@ -40,7 +40,7 @@ func exitCode(err error) int {
 		return 128 + int(sig.sig)
 	case errors.As(err, &usage):
 		return exitUsage
-	case errors.Is(err, profiles.ErrInvalid):
+	case errors.Is(err, profiles.ErrInvalid), errors.Is(err, runner.ErrNoSnapshot):
 		return exitInvalid
 	case errors.Is(err, lock.ErrNotAcquired), errors.Is(err, runner.ErrWaitTimeout):
 		return exitNotAcquired

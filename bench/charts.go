@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// series is one line of a chart: y values in seconds at xs.
+type series struct {
+	Name string
+	Y    []time.Duration
+}
+
+// lineChart saves a PNG line chart of series over xs (the chart's ticks) to
+// path.
+func lineChart(path, title, xLabel string, xs []int, lines ...series) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.Padding = vg.Points(6)
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = "seconds (median)"
+	p.Y.Min = 0
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+
+	ticks := make([]plot.Tick, len(xs))
+	for i, x := range xs {
+		ticks[i] = plot.Tick{Value: float64(x), Label: fmt.Sprint(x)}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+
+	var args []any
+	for _, l := range lines {
+		pts := make(plotter.XYs, len(xs))
+		for i, x := range xs {
+			pts[i].X = float64(x)
+			pts[i].Y = l.Y[i].Seconds()
+			p.Y.Max = max(p.Y.Max, pts[i].Y*1.15)
+		}
+		args = append(args, l.Name, pts)
+	}
+	if err := plotutil.AddLinePoints(p, args...); err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := p.Save(7*vg.Inch, 4.2*vg.Inch, path); err != nil {
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	return nil
+}
+
+// contentionChart draws time to the last exit against the number of
+// runners started at once.
+func contentionChart(path string, c *contentionResult) error {
+	xs := make([]int, len(c.Points))
+	run, dock := series{Name: "runner containers (bootstrap run)"}, series{Name: "Docker alone (bootstrap version)"}
+	for i, p := range c.Points {
+		xs[i] = p.N
+		run.Y = append(run.Y, p.Runners.median())
+		dock.Y = append(dock.Y, p.Docker.median())
+	}
+	return lineChart(path, "Contention: time until the last container exits", "containers started at once", xs, run, dock)
+}
+
+// applyChart draws apply time against profile size.
+func applyChart(path string, a *applyResult) error {
+	xs := make([]int, len(a.Points))
+	run, raw := series{Name: "bootstrap run (end to end)"}, series{Name: "raw driver program (end to end)"}
+	for i, p := range a.Points {
+		xs[i] = p.Docs
+		run.Y = append(run.Y, p.Runner.median())
+		raw.Y = append(raw.Y, p.Raw.median())
+	}
+	return lineChart(path, "Apply time against profile size", "documents in the profile", xs, run, raw)
+}

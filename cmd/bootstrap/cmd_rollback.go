@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
+)
+
+// rollbackCmd is `bootstrap rollback`: under the lock, it restores one
+// profile to an earlier version from the snapshots that runs took before
+// re-applying it, and writes that version's marker. It is audited.
+type rollbackCmd struct {
+	profileFlags
+	connFlags
+	lockFlags
+
+	To       string        `help:"Version to restore, or a unique prefix of one (default: the version before the current one)." env:"BOOTSTRAP_ROLLBACK_TO" placeholder:"VERSION"`
+	LockWait time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+}
+
+// Validate checks that exactly one profile is named.
+func (c *rollbackCmd) Validate() error {
+	if len(c.Profile) != 1 {
+		return errors.New("rollback takes exactly one profile: -p NAME")
+	}
+	return c.lockFlags.validate()
+}
+
+// Run rolls the profile back.
+func (c *rollbackCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
+	set, err := c.load(log, false)
+	if err != nil {
+		return err
+	}
+	p := set.Get(c.Profile[0])
+	if p == nil {
+		return usageError{fmt.Errorf("profile %q not found in %s", c.Profile[0], c.ProfilesDir)}
+	}
+	mc, err := c.mongo(ctx, log, io, nil)
+	if err != nil {
+		return err
+	}
+	rc, err := c.redis(ctx, log, io, nil)
+	if err != nil {
+		disconnect(ctx, mc, nil)
+		return err
+	}
+	defer disconnect(ctx, mc, rc)
+
+	runID, host := runner.NewRunID(), hostname()
+	locker, err := c.locker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version},
+		func(h *lock.Holder, waited time.Duration) {
+			log.Info("waiting for lock", "run_id", runID, "lock", c.LockName, "holder_run_id", h.RunID,
+				"holder_host", h.Host, "holder_image", h.Image, "holder_since", h.Since, "holder_renewed", h.Renewed,
+				"holder_fence", h.Fence, "waited_ms", waited.Milliseconds())
+		})
+	if err != nil {
+		return usageError{err}
+	}
+	rn, err := runner.New(mc, rc, locker, nil, &runner.Options{
+		RunID: runID, Host: host, Image: bi.Version, LockWait: c.LockWait, Log: log, Env: c.env(io),
+	})
+	if err != nil {
+		return err
+	}
+	res, err := rn.Rollback(ctx, p, c.To)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Out, "rolled back %s from %s to %s (fence %d): %d documents restored, %d deleted; "+
+		"%d redis keys restored, %d deleted; %d set memberships restored\n",
+		p.Name, short(res.From), short(res.To), res.Fence, res.DocsRestored, res.DocsDeleted,
+		res.KeysRestored, res.KeysDeleted, res.Members)
+	if len(res.Uncovered) > 0 {
+		fmt.Fprintf(io.Out, "not undone (a snapshot cannot hold what these steps did): %s\n", strings.Join(res.Uncovered, ", "))
+	}
+	if res.To != p.Version {
+		fmt.Fprintf(io.Out, "note: this image holds %s at %s; a run of it re-applies that version\n", p.Name, short(p.Version))
+	}
+	return nil
+}
