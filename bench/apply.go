@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,17 +36,20 @@ type applyPoint struct {
 
 // applyResult is the apply throughput figure.
 type applyResult struct {
-	Points []*applyPoint
-	Runs   int
+	Points   []*applyPoint
+	Runs     int
+	DocBytes int // mean size of a generated document, as JSON
 }
 
 // writeDocs generates a documents profile of n documents under dir: data/
-// holds files of docsPerFile objects with an _id, the profile's key.
-func writeDocs(dir string, n int) error {
+// holds files of docsPerFile objects with an _id, the profile's key. It
+// returns the bytes of JSON written.
+func writeDocs(dir string, n int) (int, error) {
 	data := filepath.Join(dir, applyProfile, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
-		return err
+		return 0, err
 	}
+	written := 0
 	for file := 0; file*docsPerFile < n; file++ {
 		var items []map[string]any
 		for i := file * docsPerFile; i < min(n, (file+1)*docsPerFile); i++ {
@@ -59,15 +63,16 @@ func writeDocs(dir string, n int) error {
 				"meta":   map[string]any{"group": fmt.Sprintf("g%d", i%10), "weight": float64(i%100) / 4},
 			})
 		}
-		b, err := json.MarshalIndent(items, "", "  ")
+		b, err := json.Marshal(items)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := os.WriteFile(filepath.Join(data, fmt.Sprintf("part-%03d.json", file)), b, 0o644); err != nil {
-			return err
+			return 0, err
 		}
+		written += len(b)
 	}
-	return nil
+	return written, nil
 }
 
 // writeManifest (re)writes the profile's manifest to write into db.
@@ -90,9 +95,11 @@ func (b *bench) applyThroughput(ctx context.Context) (*applyResult, error) {
 	dirs := map[int]string{}
 	for _, n := range b.opts.ApplySizes {
 		dir := filepath.Join(b.tmp, fmt.Sprintf("apply-%d", n))
-		if err := writeDocs(dir, n); err != nil {
+		size, err := writeDocs(dir, n)
+		if err != nil {
 			return nil, err
 		}
+		res.DocBytes = size / n
 		dirs[n] = dir
 		res.Points = append(res.Points, &applyPoint{Docs: n})
 	}
@@ -196,13 +203,14 @@ func (a *applyResult) section(r *report, target float64, ferret bool, chart stri
 		Met:      met(wallRatio <= target),
 	})
 	s := r.section("Apply throughput")
-	s.p("A generated `documents` profile (objects with an `_id`, about 200 bytes each, in files of %d) applied by "+
+	s.p("A generated `documents` profile (objects with an `_id` and a few fields of every JSON type, %d bytes "+
+		"each on average, in files of %d) applied by "+
 		"`bin/bootstrap run` as a local process, against `bench raw-apply`, a minimal program with the raw MongoDB "+
 		"driver that reads the same files and sends the same writes: `ReplaceOne` upserts by `_id` in unordered "+
 		"`BulkWrite` commands of %d. Same server, a fresh database for every run (dropped afterwards, untimed), the "+
 		"two programs interleaved in alternating order, %d runs of each at each size. Both processes are timed end "+
 		"to end; the runner's time also holds the lock, the marker and the audit record. The CPU time of each "+
-		"process is the client's own cost, independent of the server's speed.", docsPerFile, applyBatch, a.Runs)
+		"process is the client's own cost, independent of the server's speed.", a.DocBytes, docsPerFile, applyBatch, a.Runs)
 	var rows [][]string
 	for _, p := range a.Points {
 		rows = append(rows, []string{
@@ -225,23 +233,20 @@ func (a *applyResult) section(r *report, target float64, ferret bool, chart stri
 			"amortises.", top.Docs, fmtRatio(wallRatio), target,
 			fmtRatio(ratio(top.RunnerWrite.median(), top.RawWrite.median())))
 	}
-	if ferret {
+	if ferret && len(a.Points) >= 2 {
+		// The growth exponent of the raw write phase between the smallest
+		// and the largest size, and what it predicts for 10,000 documents.
+		lo := a.Points[0]
+		k := math.Log(float64(top.RawWrite.median())/float64(lo.RawWrite.median())) / math.Log(float64(top.Docs)/float64(lo.Docs))
+		at10k := time.Duration(float64(top.RawWrite.median()) * math.Pow(10000/float64(top.Docs), k))
 		s.p("**Sizes.** The issue asks for 1,000, 5,000 and 10,000 documents. On this machine's stand-in server, "+
-			"FerretDB 1.24 with its SQLite backend, a replace-upsert costs time proportional to the documents "+
-			"already in the collection (the filter is not served by an index), so a profile costs O(n²): about 1.5 s "+
-			"for 500 documents and several minutes for 10,000, for the raw driver as much as for the runner. The "+
-			"default sizes (%s) keep `make bench` within its time budget; the server dominates them, so the client "+
-			"CPU column is the better measure of the runner's own overhead. On a machine that can pull, `cd bench && go "+
-			"run . -mongo-image mongo:7 -apply-sizes 1000,5000,10000` measures the sizes of the issue against MongoDB.",
-			sizesList(a.Points))
+			"FerretDB 1.24 with its SQLite backend, a replace-upsert is slower the more documents the collection "+
+			"already holds: between %d and %d documents the raw driver's write time grows as n^%.1f, which "+
+			"predicts about %s per run at 10,000 documents, for the raw driver as for the runner. Sizes up to %d "+
+			"keep `make bench` within its time budget. The server dominates these times, which is why the two "+
+			"programs end up close; the client CPU column is the measure of the runner's own overhead. On a "+
+			"machine that can pull, `cd bench && go run . -mongo-image mongo:7 -apply-sizes 1000,5000,10000 "+
+			"-sections apply` measures the sizes of the issue against MongoDB.",
+			lo.Docs, top.Docs, k, fmtDur(at10k.Round(time.Second)), top.Docs)
 	}
-}
-
-// sizesList formats the sizes of points.
-func sizesList(points []*applyPoint) string {
-	parts := make([]string, len(points))
-	for i, p := range points {
-		parts[i] = fmt.Sprint(p.Docs)
-	}
-	return strings.Join(parts, ", ")
 }

@@ -259,13 +259,13 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 	}
 
 	// The report, in reading order.
-	var npm samples
+	var npm, version samples
 	if cold != nil {
-		npm = cold.NPM
+		npm, version = cold.NPM, cold.Bootstrap
 		cold.section(rep, coldTarget)
 	}
 	if noop != nil {
-		noop.section(rep, npm, noopTarget, rssTarget)
+		noop.section(rep, npm, version, noopTarget, rssTarget)
 	}
 	if apply != nil {
 		if err := applyChart(filepath.Join(charts, "apply.png"), apply); err != nil {
@@ -274,10 +274,11 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 		apply.section(rep, applyTarget, b.srv.Ferret, "benchmarks/apply.png")
 	}
 	if cont != nil {
-		if err := contentionChart(filepath.Join(charts, "contention.png"), cont); err != nil {
+		files := [2]string{"contention.png", "contention-processes.png"}
+		if err := contentionCharts([2]string{filepath.Join(charts, files[0]), filepath.Join(charts, files[1])}, cont); err != nil {
 			errs["contention chart"] = err
 		}
-		cont.section(rep, contentionTarget, "benchmarks/contention.png")
+		cont.section(rep, contentionTarget, [2]string{"benchmarks/" + files[0], "benchmarks/" + files[1]})
 	}
 	if fail != nil {
 		fail.section(rep)

@@ -27,8 +27,9 @@ const (
 // servers are Redis and a MongoDB-wire server in containers on one network,
 // with their ports published on loopback for local processes.
 type servers struct {
-	// RedisURL and MongoURI are for local processes (127.0.0.1).
-	RedisURL, MongoURI string
+	// RedisURL and MongoURI are for local processes (127.0.0.1); RedisAddr
+	// is RedisURL's host:port.
+	RedisURL, MongoURI, RedisAddr string
 	// NetRedisURL and NetMongoURI are for containers on Network.
 	NetRedisURL, NetMongoURI string
 	// Network is the Docker network the servers are on.
@@ -86,6 +87,7 @@ func startServers(ctx context.Context, d *dockerCLI, network, redisImage, mongoI
 	if err != nil {
 		return nil, err
 	}
+	s.RedisAddr = redisAddr
 	s.RedisURL = "redis://" + redisAddr
 	s.MongoURI = "mongodb://" + mongoAddr + "/?directConnection=true"
 	s.NetRedisURL = "redis://" + redisAlias + ":6379"
@@ -162,6 +164,17 @@ func (c counts) sub(before counts, skip ...string) counts {
 	return d
 }
 
+// minus returns c - o for every command whose count is still positive.
+func (c counts) minus(o counts) counts {
+	d := counts{}
+	for k, v := range c {
+		if n := v - o[k]; n > 0 {
+			d[k] = n
+		}
+	}
+	return d
+}
+
 // total returns the sum of the counts.
 func (c counts) total() int64 {
 	var n int64
@@ -225,38 +238,27 @@ func parseCommandStats(info string) (counts, error) {
 // mongoCalls returns the per-command counts of serverStatus
 // (metrics.commands.<name>.total), which both MongoDB and FerretDB keep.
 func (s *servers) mongoCalls(ctx context.Context) (counts, error) {
-	var status bson.M
+	var status struct {
+		Metrics struct {
+			Commands map[string]bson.Raw `bson:"commands"`
+		} `bson:"metrics"`
+	}
 	err := s.mongo.Database("admin").RunCommand(ctx, bson.D{{Key: "serverStatus", Value: 1}}).Decode(&status)
 	if err != nil {
 		return nil, fmt.Errorf("serverStatus: %w", err)
 	}
-	metrics, _ := status["metrics"].(bson.M)
-	cmds, _ := metrics["commands"].(bson.M)
-	if cmds == nil {
+	if status.Metrics.Commands == nil {
 		return nil, errors.New("serverStatus has no metrics.commands")
 	}
 	c := counts{}
-	for name, v := range cmds {
-		m, ok := v.(bson.M)
-		if !ok {
+	for name, raw := range status.Metrics.Commands {
+		v, err := raw.LookupErr("total")
+		if err != nil {
 			continue
 		}
-		if n, ok := toInt64(m["total"]); ok {
+		if n, ok := v.AsInt64OK(); ok {
 			c[name] = n
 		}
 	}
 	return c, nil
-}
-
-// toInt64 converts a BSON number to int64.
-func toInt64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case float64:
-		return int64(n), true
-	}
-	return 0, false
 }

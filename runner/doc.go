@@ -13,12 +13,15 @@
 //     frozen stops before writing);
 //  3. re-reads each profile's marker after the lock is held, so a runner that
 //     waited finds the work done and skips it;
-//  4. applies the steps of each profile that is new or changed, in batches,
+//  4. before re-applying a profile over an earlier version, stores a snapshot
+//     of what its steps will overwrite or remove (<db>.bootstrap_snapshots,
+//     the newest Options.KeepVersions kept), which Runner.Rollback restores;
+//  5. applies the steps of each profile that is new or changed, in batches,
 //     reporting progress that a watchdog checks against the stall timeout;
-//  5. writes the marker only after every step succeeded, fenced: it is stored
+//  6. writes the marker only after every step succeeded, fenced: it is stored
 //     only if the stored marker's fence is lower (MarkerStore.PutMarker);
-//  6. writes one audit record per profile outcome, and logs it;
-//  7. releases the lock, also when interrupted, within the shutdown grace.
+//  7. writes one audit record per profile outcome, and logs it;
+//  8. releases the lock, also when interrupted, within the shutdown grace.
 //
 // Errors map to the exit codes of SPEC §6: ErrUnreachable (6),
 // lock.ErrNotAcquired (4), ErrLockLost (5), *StepError (7), ErrStalled and
