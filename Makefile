@@ -47,12 +47,13 @@ ifeq ($(BOOTSTRAP_TEST_MONGO_IMAGE),)
 endif
 
 # The images are built once here, so that the test packages (run in parallel,
-# -p 2) don't each build them.
+# -p 2) don't each build them. -parallel 4: container tests spend their time
+# waiting on their own servers, each with its own containers.
 test: test-images $(if $(BOOTSTRAP_TEST_RUNNER_IMAGE),,image) ## every test, with real containers
 	BOOTSTRAP_TEST_REDIS_IMAGE=$(TEST_REDIS_IMAGE) \
 	BOOTSTRAP_TEST_MONGO_IMAGE=$(TEST_MONGO_IMAGE) \
 	BOOTSTRAP_TEST_RUNNER_IMAGE=$(TEST_RUNNER_IMAGE) \
-	$(GO) test -count=1 -p 2 -timeout 14m $(GOTESTFLAGS) ./...
+	$(GO) test -count=1 -p 2 -parallel 4 -timeout 14m $(GOTESTFLAGS) ./...
 	cd deploy/render && $(GO) test -count=1 -timeout 10m $(GOTESTFLAGS) ./...
 
 test-unit: ## unit tests only: -short, no Docker
@@ -66,8 +67,10 @@ lint: ## go vet, and gofmt must have nothing to say
 demo: ## a scripted demonstration against local containers
 	./scripts/demo.sh
 
-bench: ## benchmarks, reported as ratios measured in one run
-	$(GO) run ./bench
+# The bench module (bench/) has its own go.mod; see docs/benchmarks.md.
+bench: test-images image ## benchmarks as ratios to baselines measured in the same run (docs/benchmarks.md)
+	cd bench && $(GO) run . -out ../docs/benchmarks.md \
+		-runner-image $(IMAGE):dev -redis-image $(TEST_REDIS_IMAGE) -mongo-image $(TEST_MONGO_IMAGE)
 
 version: ## the version data the build embeds
 	@echo "version=$(VERSION) commit=$(COMMIT) date=$(DATE) image=$(IMAGE):$(SHORT)"

@@ -40,7 +40,7 @@ bootstrap() {
 }
 
 step "bootstrap plan -p $PROFILES"
-bootstrap plan -p "$PROFILES"
+bootstrap plan -p "$PROFILES" --log-level warn
 
 step "bootstrap run -p $PROFILES   (first run: applies every profile)"
 bootstrap run -p "$PROFILES" --log-format text
