@@ -193,12 +193,12 @@ func (a *applyResult) section(r *report, target float64, ferret bool, chart stri
 		return
 	}
 	top := a.Points[len(a.Points)-1]
-	wallRatio := ratio(top.Runner.median(), top.Raw.median())
+	wallRatio := pairedRatio(top.Runner, top.Raw)
 	r.row(summaryRow{
 		Figure:   fmt.Sprintf("Apply throughput: %d-document profile, runner vs raw driver", top.Docs),
 		Measured: fmtDur(top.Runner.median()),
 		Baseline: fmtDur(top.Raw.median()) + " (raw driver)",
-		Ratio:    fmtRatio(wallRatio),
+		Ratio:    fmtRatio(wallRatio) + " (median of paired runs)",
 		Target:   fmt.Sprintf("≤ %.2f×", target),
 		Met:      met(wallRatio <= target),
 	})
@@ -209,21 +209,26 @@ func (a *applyResult) section(r *report, target float64, ferret bool, chart stri
 		"driver that reads the same files and sends the same writes: `ReplaceOne` upserts by `_id` in unordered "+
 		"`BulkWrite` commands of %d. Same server, a fresh database for every run (dropped afterwards, untimed), the "+
 		"two programs interleaved in alternating order, %d runs of each at each size. Both processes are timed end "+
-		"to end; the runner's time also holds the lock, the marker and the audit record. The CPU time of each "+
-		"process is the client's own cost, independent of the server's speed.", a.DocBytes, docsPerFile, applyBatch, a.Runs)
+		"to end; the runner's time also holds the lock, the marker and the audit record. Each run of one program "+
+		"is paired with the run of the other right before or after it, and the ratios are the medians of the "+
+		"paired ratios, which cancels most of the drift of the machine's load between runs (the medians of the "+
+		"two columns, taken apart, do not). The CPU time of each process is the client's own cost, independent "+
+		"of the server's speed.", a.DocBytes, docsPerFile, applyBatch, a.Runs)
 	var rows [][]string
 	for _, p := range a.Points {
 		rows = append(rows, []string{
 			fmt.Sprint(p.Docs),
-			p.Runner.spread(), p.Raw.spread(), fmtRatio(ratio(p.Runner.median(), p.Raw.median())),
-			fmtDur(p.RunnerWrite.median()) + " / " + fmtDur(p.RawWrite.median()),
-			fmtDur(p.RunnerCPU.median()) + " / " + fmtDur(p.RawCPU.median()),
+			p.Runner.spread(), p.Raw.spread(), fmtRatio(pairedRatio(p.Runner, p.Raw)),
+			fmtDur(p.RunnerWrite.median()) + " / " + fmtDur(p.RawWrite.median()) + " (" + fmtRatio(pairedRatio(p.RunnerWrite, p.RawWrite)) + ")",
+			fmtDur(p.RunnerCPU.median()) + " / " + fmtDur(p.RawCPU.median()) + " (" + fmtRatio(pairedRatio(p.RunnerCPU, p.RawCPU)) + ")",
 			fmt.Sprintf("%.0f", float64(p.Docs)/p.Runner.median().Seconds()),
 		})
 	}
-	s.table([]string{"documents", "runner, end to end", "raw driver, end to end", "ratio", "write phase runner / raw",
-		"client CPU runner / raw", "runner docs/s"}, rows...)
+	s.table([]string{"documents", "runner, end to end", "raw driver, end to end", "ratio", "write phase runner / raw (ratio)",
+		"client CPU runner / raw (ratio)", "runner docs/s"}, rows...)
 	s.image("apply time against profile size, runner and raw driver", chart)
+	s.p("The chart plots the fastest of the %d runs of each program at each size, the run the machine's other "+
+		"load disturbed least.", a.Runs)
 	if wallRatio <= target {
 		s.p("Target met at %d documents: the runner is within %.0f%% of the raw driver (ratio %s).",
 			top.Docs, (target-1)*100, fmtRatio(wallRatio))
@@ -231,7 +236,7 @@ func (a *applyResult) section(r *report, target float64, ferret bool, chart stri
 		s.p("Target missed at %d documents (ratio %s > %.2f×). The write phases compare as %s; the rest is the "+
 			"runner's fixed cost (lock, marker, audit, profile loading and hashing), which a larger profile "+
 			"amortises.", top.Docs, fmtRatio(wallRatio), target,
-			fmtRatio(ratio(top.RunnerWrite.median(), top.RawWrite.median())))
+			fmtRatio(pairedRatio(top.RunnerWrite, top.RawWrite)))
 	}
 	if ferret && len(a.Points) >= 2 {
 		// The growth exponent of the raw write phase between the smallest

@@ -309,12 +309,12 @@ func (c *contentionResult) section(r *report, target float64, charts [2]string) 
 		s.p("Target met for containers: %d runners at once finish %s after one does.", top.N, fmtRatio(rt))
 	} else {
 		s.p("Target missed for containers (%s > %.1f×), and the cause is the container runtime: the Docker "+
-			"engine of this machine starts containers one after the other, about %s each, so %d containers that "+
-			"do nothing already take %s (%s of one). The runner containers take %s longer than those; nothing in "+
-			"the runner can close the rest, which is why the local processes are measured too. On a Kubernetes "+
-			"node the kubelet starts pods in parallel and the figure would follow the processes' line.",
-			fmtRatio(rt), target, fmtDur(one.Docker.median()), top.N, fmtDur(top.Docker.median()), fmtRatio(dt),
-			fmtDur(top.Runners.median()-top.Docker.median()))
+			"engine of this machine starts containers one after the other, so %d containers that do nothing "+
+			"already take %s, about %s each (%s of one). The runner containers take %s longer than those; "+
+			"nothing in the runner can close the rest, which is why the local processes are measured too. On a "+
+			"Kubernetes node the kubelet starts pods in parallel and the figure would follow the processes' line.",
+			fmtRatio(rt), target, top.N, fmtDur(top.Docker.median()), fmtDur(top.Docker.median()/time.Duration(top.N)),
+			fmtRatio(dt), fmtDur(top.Runners.median()-top.Docker.median()))
 	}
 	if pt <= target {
 		s.p("Without the container runtime the target is met: %d processes at once finish %s after one.", top.N, fmtRatio(pt))

@@ -72,10 +72,12 @@ func (b *bench) failover(ctx context.Context) (*failoverResult, error) {
 	if err := os.WriteFile(filepath.Join(dir, "slow", "profile.yaml"), []byte(manifest), 0o644); err != nil {
 		return nil, err
 	}
-	if err := b.srv.reset(ctx); err != nil {
-		return nil, err
-	}
 	for i := range b.opts.FailoverRuns {
+		// Empty servers, so that the holder finds no marker of the slow
+		// profile (the previous trial's waiter applied it).
+		if err := b.srv.reset(ctx); err != nil {
+			return nil, err
+		}
 		f, exp, err := b.failoverTrial(ctx, srv, dir, fmt.Sprintf("bench-failover-%d", i))
 		if err != nil {
 			return nil, fmt.Errorf("trial %d: %w", i+1, err)
@@ -108,6 +110,8 @@ func (b *bench) failoverTrial(ctx context.Context, srv *slowServer, dir, lockNam
 	defer holder.Process.Kill()
 	select {
 	case <-srv.arrived:
+	case <-time.After(30 * time.Second):
+		return 0, 0, errors.New("the holder did not reach the slow step within 30s")
 	case <-ctx.Done():
 		return 0, 0, errors.New("the holder never reached the slow step")
 	}

@@ -70,10 +70,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&o.ColdRuns, "cold-runs", 30, "timed rounds of the cold start figure")
 	fs.IntVar(&o.NoopRuns, "noop-runs", 15, "timed no-op runs")
 	fs.IntVar(&o.RSSRuns, "rss-runs", 3, "first applies measured for peak RSS")
-	applySizes := fs.String("apply-sizes", "250,500,1000", "documents in the generated profile, ascending; the target applies to the last")
+	applySizes := fs.String("apply-sizes", "250,500,1000,2000", "documents in the generated profile, ascending; the target applies to the last")
 	fs.IntVar(&o.ApplyRuns, "apply-runs", 3, "runs of the runner and of the raw program at each size")
 	contention := fs.String("contention", "1,5,10,20", "runners started at once, ascending; the target compares the last with the first")
-	fs.IntVar(&o.ContentionRuns, "contention-runs", 3, "trials at each number of runners")
+	fs.IntVar(&o.ContentionRuns, "contention-runs", 2, "trials at each number of runners")
 	fs.IntVar(&o.FailoverRuns, "failover-runs", 5, "failover trials")
 	fs.DurationVar(&o.LockTTL, "lock-ttl", 3*time.Second, "--lock-ttl of the failover trials")
 	if err := fs.Parse(args); err != nil {

@@ -151,6 +151,9 @@ func symbolPackage(name string) string {
 // moduleOf returns the module among mods that holds package pkg (the
 // longest matching path), stdModule for the standard library, or "".
 func moduleOf(pkg string, mods []string) string {
+	if pkg == "" {
+		return ""
+	}
 	best := ""
 	for _, m := range mods {
 		if (pkg == m || strings.HasPrefix(pkg, m+"/")) && len(m) > len(best) {

@@ -65,6 +65,27 @@ func (s samples) spread() string {
 	return fmt.Sprintf("%s (min–max %s–%s, n=%d)", fmtDur(s.median()), fmtDur(s.min()), fmtDur(s.max()), len(s))
 }
 
+// pairedRatio returns the median of a[i]/b[i] over the pairs of samples
+// taken one right after the other, which cancels the drift of a shared
+// machine's load better than a ratio of medians; NaN without pairs.
+func pairedRatio(a, b samples) float64 {
+	var rs []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			rs = append(rs, float64(a[i])/float64(b[i]))
+		}
+	}
+	if len(rs) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(rs)
+	n := len(rs)
+	if n%2 == 1 {
+		return rs[n/2]
+	}
+	return (rs[n/2-1] + rs[n/2]) / 2
+}
+
 // ratio returns a/b, or NaN when b is 0.
 func ratio(a, b time.Duration) float64 {
 	if b == 0 {

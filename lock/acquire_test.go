@@ -406,3 +406,34 @@ func runID(h *Holder) string {
 	}
 	return h.RunID
 }
+
+// A waiter whose backoff has grown past the holder's remaining lease tries
+// again right after the lease runs out, not a whole backoff later: a killed
+// holder blocks the others for one ttl.
+func TestAcquireRetriesWhenTheLeaseRunsOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		free := start.Add(10 * time.Second) // the lease's key expires then
+		var attempts []time.Time
+		f := &fakeRedis{answer: func(c fakeCall) (any, error) {
+			attempts = append(attempts, time.Now())
+			if left := free.Sub(time.Now()); left > 0 {
+				reply := heldReply()
+				reply[1] = left.Milliseconds() // PTTL of the lock key
+				return reply, nil
+			}
+			return []any{int64(1), int64(42)}, nil
+		}}
+		l, err := New(f, "x", &Options{RetryMin: 100 * time.Millisecond, RetryMax: 5 * time.Second})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		if _, err := l.Acquire(t.Context()); err != nil {
+			t.Fatalf("Acquire: %v", err)
+		}
+		got := attempts[len(attempts)-1].Sub(free)
+		if got < 0 || got > 100*time.Millisecond {
+			t.Errorf("acquired %s after the lease ran out, want within RetryMin (100ms)", got)
+		}
+	})
+}

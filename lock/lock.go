@@ -164,7 +164,15 @@ func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 			lastWait = now
 			l.opts.OnWait(last, now.Sub(start))
 		}
-		t := time.NewTimer(retryDelay(n, l.opts.RetryMin, l.opts.RetryMax, mathrand.Int64N))
+		delay := retryDelay(n, l.opts.RetryMin, l.opts.RetryMax, mathrand.Int64N)
+		if last != nil && last.TTL > 0 && last.TTL < delay {
+			// The holder's lease runs out before the backoff would: try
+			// again right after it (a killed holder blocks others for one
+			// ttl, not one ttl plus a backoff), with a little jitter so
+			// that waiters don't all try at once.
+			delay = last.TTL + time.Duration(mathrand.Int64N(int64(l.opts.RetryMin)+1))
+		}
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
