@@ -165,7 +165,7 @@ func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 			l.opts.OnWait(last, now.Sub(start))
 		}
 		delay := retryDelay(n, l.opts.RetryMin, l.opts.RetryMax, mathrand.Int64N)
-		if last != nil && last.TTL > 0 && last.TTL < delay {
+		if last != nil && last.TTL < delay {
 			// The holder's lease runs out before the backoff would: try
 			// again right after it (a killed holder blocks others for one
 			// ttl, not one ttl plus a backoff), with a little jitter so

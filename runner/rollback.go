@@ -72,56 +72,11 @@ type RollbackResult struct {
 func (r *Runner) Rollback(ctx context.Context, p *profiles.Profile, to string) (*RollbackResult, error) {
 	start := r.opts.Now()
 	res := &RollbackResult{RunID: r.opts.RunID, Profile: p.Name}
-	log := r.log.With("run_id", r.opts.RunID)
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if r.opts.Timeout > 0 {
-		var cancelT context.CancelFunc
-		ctx, cancelT = context.WithTimeoutCause(ctx, r.opts.Timeout,
-			fmt.Errorf("%w: the rollback took longer than %s", ErrTimeout, r.opts.Timeout))
-		defer cancelT()
-	}
-	lease, err := r.acquire(ctx, log)
-	if err != nil {
-		r.rep.EndRun("lock-not-acquired", r.opts.Now().Sub(start))
-		return res, err
-	}
-	cur, err := r.store.Marker(ctx, p.Database, p.Name)
-	if err == nil {
-		lease, err = r.checkFence(ctx, lease, map[string]*Marker{p.Name: cur}, log)
-	}
-	if err != nil {
-		r.releaseOnError(ctx, lease, log)
-		r.rep.EndRun("error", r.opts.Now().Sub(start))
-		return res, err
-	}
-	res.Fence = lease.Fence()
-	log = log.With("fence", res.Fence, "profile", p.Name)
-
-	guard := newLeaseGuard(ctx, r.opts.Now, r.locker.TTL())
-	renewDone := make(chan struct{})
-	go func() {
-		defer close(renewDone)
-		r.renew(guard, lease, log)
-	}()
-	prog := &tracker{rep: r.rep, now: r.opts.Now}
-	prog.touch()
-	if r.opts.StallTimeout > 0 {
-		go r.watchdog(guard, prog)
-	}
-
-	err = r.rollback(guard, p, cur, to, lease, prog, res, log)
-
-	guard.cancel(nil)
-	<-renewDone
-	r.releaseOnError(ctx, lease, log)
+	err := r.underLock(ctx, "rollback", []*profiles.Profile{p}, func(g *leaseGuard, lease *lock.Lease, prevs map[string]*Marker, prog *tracker, log *slog.Logger) error {
+		res.Fence = lease.Fence()
+		return r.rollback(g, p, prevs[p.Name], to, lease, prog, res, log.With("profile", p.Name))
+	})
 	res.Duration = r.opts.Now().Sub(start)
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
-	}
-	r.rep.EndRun(outcome, res.Duration)
 	return res, err
 }
 

@@ -138,8 +138,25 @@ type ProfileResult struct {
 // Run applies set under the lock (see the package documentation). It returns
 // the result so far together with any error.
 func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
-	start := r.opts.Now()
 	res := &Result{RunID: r.opts.RunID}
+	err := r.underLock(ctx, "run", set.Profiles, func(g *leaseGuard, lease *lock.Lease, prevs map[string]*Marker, prog *tracker, log *slog.Logger) error {
+		res.Fence = lease.Fence()
+		return r.applyAll(g, set, prevs, res, lease, prog, log)
+	})
+	return res, err
+}
+
+// work is what runs under the lock: g is its context, prevs the markers of
+// the profiles read once the lock was held.
+type work func(g *leaseGuard, lease *lock.Lease, prevs map[string]*Marker, prog *tracker, log *slog.Logger) error
+
+// underLock bounds the whole by the run timeout, takes the lock, reads the
+// markers of profs (after taking it: a runner that waited finds the work of
+// the one before it done), makes sure the fence is above them, then runs w
+// with the lease renewed and the stall watchdog on, and releases the lock,
+// also when w failed or was interrupted.
+func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.Profile, w work) error {
+	start := r.opts.Now()
 	log := r.log.With("run_id", r.opts.RunID)
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -147,28 +164,25 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	if r.opts.Timeout > 0 {
 		var cancelT context.CancelFunc
 		ctx, cancelT = context.WithTimeoutCause(ctx, r.opts.Timeout,
-			fmt.Errorf("%w: the run took longer than %s", ErrTimeout, r.opts.Timeout))
+			fmt.Errorf("%w: the %s took longer than %s", ErrTimeout, what, r.opts.Timeout))
 		defer cancelT()
 	}
 
 	lease, err := r.acquire(ctx, log)
 	if err != nil {
 		r.rep.EndRun("lock-not-acquired", r.opts.Now().Sub(start))
-		return res, err
+		return err
 	}
-	// Markers are read once the lock is held: a runner that waited finds the
-	// work of the one before it done.
-	prevs, err := r.readMarkers(ctx, set)
+	prevs, err := r.readMarkers(ctx, profs)
 	if err == nil {
 		lease, err = r.checkFence(ctx, lease, prevs, log)
 	}
 	if err != nil {
-		r.releaseOnError(ctx, lease, log)
+		r.releaseLock(ctx, lease, log)
 		r.rep.EndRun("error", r.opts.Now().Sub(start))
-		return res, err
+		return err
 	}
-	res.Fence = lease.Fence()
-	log = log.With("fence", res.Fence)
+	log = log.With("fence", lease.Fence())
 
 	guard := newLeaseGuard(ctx, r.opts.Now, r.locker.TTL())
 	renewDone := make(chan struct{})
@@ -182,28 +196,17 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 		go r.watchdog(guard, prog)
 	}
 
-	err = r.applyAll(guard, set, prevs, res, lease, prog, log)
+	err = w(guard, lease, prevs, prog, log)
 
 	guard.cancel(nil)
 	<-renewDone
-	cleanup, cancelC := context.WithTimeout(context.WithoutCancel(ctx), r.opts.ShutdownGrace)
-	defer cancelC()
-	if rerr := lease.Release(cleanup); rerr != nil {
-		if errors.Is(rerr, lock.ErrLost) {
-			log.Warn("lock was lost before release", "lock", r.locker.Name())
-		} else {
-			log.Warn("release lock", "err", rerr)
-		}
-	} else {
-		log.Info("lock released", "lock", r.locker.Name())
-	}
-	r.rep.SetLock(false, res.Fence, "")
+	r.releaseLock(ctx, lease, log)
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
 	}
 	r.rep.EndRun(outcome, r.opts.Now().Sub(start))
-	return res, err
+	return err
 }
 
 func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, error) {
@@ -242,10 +245,10 @@ func (r *Runner) applyAll(g *leaseGuard, set *profiles.Set, prevs map[string]*Ma
 	return nil
 }
 
-// readMarkers reads the marker of every profile of set (nil when none).
-func (r *Runner) readMarkers(ctx context.Context, set *profiles.Set) (map[string]*Marker, error) {
-	prevs := make(map[string]*Marker, len(set.Profiles))
-	for _, p := range set.Profiles {
+// readMarkers reads the marker of every profile of profs (nil when none).
+func (r *Runner) readMarkers(ctx context.Context, profs []*profiles.Profile) (map[string]*Marker, error) {
+	prevs := make(map[string]*Marker, len(profs))
+	for _, p := range profs {
 		m, err := r.store.Marker(ctx, p.Database, p.Name)
 		if err != nil {
 			return nil, err
@@ -280,14 +283,20 @@ func (r *Runner) checkFence(ctx context.Context, lease *lock.Lease, prevs map[st
 	return r.acquire(ctx, log)
 }
 
-// releaseOnError releases a lease held when the run fails before its work.
-func (r *Runner) releaseOnError(ctx context.Context, lease *lock.Lease, log *slog.Logger) {
+// releaseLock releases the lease, with a context of its own bounded by the
+// shutdown grace (the run's may be cancelled), and logs how it went.
+func (r *Runner) releaseLock(ctx context.Context, lease *lock.Lease, log *slog.Logger) {
 	if lease == nil {
-		return
+		return // taking the lock again failed
 	}
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.ShutdownGrace)
 	defer cancel()
-	if err := lease.Release(c); err != nil && !errors.Is(err, lock.ErrLost) {
+	switch err := lease.Release(c); {
+	case err == nil:
+		log.Info("lock released", "lock", r.locker.Name())
+	case errors.Is(err, lock.ErrLost):
+		log.Warn("lock was lost before release", "lock", r.locker.Name())
+	default:
 		log.Warn("release lock", "err", err)
 	}
 	r.rep.SetLock(false, lease.Fence(), "")
