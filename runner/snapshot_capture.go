@@ -208,6 +208,23 @@ func (c *capturer) keep(raw bson.Raw) error {
 	return nil
 }
 
+// addAll returns a function that adds the items read for a batch of n names
+// and reports the batch as progress.
+func (c *capturer) addAll(prog Progress, n int) func([]snapItem, error) error {
+	return func(items []snapItem, err error) error {
+		if err != nil {
+			return err
+		}
+		for i := range items {
+			if err := c.add(&items[i]); err != nil {
+				return err
+			}
+		}
+		prog.Add(int64(n))
+		return nil
+	}
+}
+
 func (c *capturer) add(it *snapItem) error {
 	raw, err := bson.Marshal(it)
 	if err != nil {
@@ -252,17 +269,7 @@ func (c *capturer) capture(ctx context.Context, t *snapshotTargets) error {
 	}
 	keys := slices.DeleteFunc(slices.Clone(t.keys), func(k string) bool { return c.held[keyIdent(k)] })
 	err := chunks(keys, batch, func(part []string) error {
-		items, err := readKeys(ctx, c.redis, c.log, part)
-		if err != nil {
-			return err
-		}
-		for i := range items {
-			if err := c.add(&items[i]); err != nil {
-				return err
-			}
-		}
-		prog.Add(int64(len(part)))
-		return nil
+		return c.addAll(prog, len(part))(readKeys(ctx, c.redis, c.log, part))
 	})
 	if err != nil {
 		return err
@@ -270,17 +277,7 @@ func (c *capturer) capture(ctx context.Context, t *snapshotTargets) error {
 	for _, set := range t.sets {
 		members := slices.DeleteFunc(slices.Clone(t.members[set]), func(m string) bool { return c.held[memberIdent(set, m)] })
 		err := chunks(members, batch, func(part []string) error {
-			items, err := readMembers(ctx, c.redis, c.log, set, part)
-			if err != nil {
-				return err
-			}
-			for i := range items {
-				if err := c.add(&items[i]); err != nil {
-					return err
-				}
-			}
-			prog.Add(int64(len(part)))
-			return nil
+			return c.addAll(prog, len(part))(readMembers(ctx, c.redis, c.log, set, part))
 		})
 		if err != nil {
 			return err

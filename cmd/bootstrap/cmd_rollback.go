@@ -42,13 +42,8 @@ func (c *rollbackCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, 
 	if p == nil {
 		return usageError{fmt.Errorf("profile %q not found in %s", c.Profile[0], c.ProfilesDir)}
 	}
-	mc, err := c.mongo(ctx, log, io, nil)
+	mc, rc, err := c.both(ctx, log, io, nil)
 	if err != nil {
-		return err
-	}
-	rc, err := c.redis(ctx, log, io, nil)
-	if err != nil {
-		disconnect(ctx, mc, nil)
 		return err
 	}
 	defer disconnect(ctx, mc, rc)

@@ -70,13 +70,8 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		names[i] = p.Name
 	}
 	log.Info("run starting", "profiles", names, "version", bi.Version, "force", c.Force, "reset", c.Reset)
-	mc, err := c.mongo(ctx, log, io, state.Heartbeat)
+	mc, rc, err := c.both(ctx, log, io, state.Heartbeat)
 	if err != nil {
-		return err
-	}
-	rc, err := c.redis(ctx, log, io, state.Heartbeat)
-	if err != nil {
-		disconnect(ctx, mc, nil)
 		return err
 	}
 	defer disconnect(ctx, mc, rc)

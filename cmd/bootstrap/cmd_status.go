@@ -50,13 +50,8 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	if err != nil {
 		return err
 	}
-	mc, err := c.mongo(ctx, log, io, nil)
+	mc, rc, err := c.both(ctx, log, io, nil)
 	if err != nil {
-		return err
-	}
-	rc, err := c.redis(ctx, log, io, nil)
-	if err != nil {
-		disconnect(ctx, mc, nil)
 		return err
 	}
 	defer disconnect(ctx, mc, rc)

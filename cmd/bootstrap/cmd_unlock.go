@@ -22,13 +22,8 @@ type unlockCmd struct {
 
 // Run breaks the lock.
 func (c *unlockCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
-	rc, err := c.redis(ctx, log, io, nil)
+	mc, rc, err := c.both(ctx, log, io, nil)
 	if err != nil {
-		return err
-	}
-	mc, err := c.mongo(ctx, log, io, nil)
-	if err != nil {
-		disconnect(ctx, nil, rc)
 		return err
 	}
 	defer disconnect(ctx, mc, rc)

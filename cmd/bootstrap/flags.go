@@ -81,6 +81,20 @@ func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAt
 	return runner.ConnectRedis(ctx, cfg, &runner.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
 }
 
+// both connects to MongoDB, then Redis; on an error nothing stays connected.
+func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, *redis.Client, error) {
+	mc, err := f.mongo(ctx, log, io, onAttempt)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := f.redis(ctx, log, io, onAttempt)
+	if err != nil {
+		disconnect(ctx, mc, nil)
+		return nil, nil, err
+	}
+	return mc, rc, nil
+}
+
 // lockFlags name the lock.
 type lockFlags struct {
 	LockName string        `help:"Name of the distributed lock." default:"bootstrap" env:"BOOTSTRAP_LOCK_NAME"`
