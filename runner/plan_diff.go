@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -114,7 +115,7 @@ func diffSpecOf(p *profiles.Profile, s profiles.Step) (*diffSpec, error) {
 		// configs $set config (and modified): other fields stay.
 		spec.coll, spec.project = configCollection, keepFields("config")
 		for _, it := range s.Configs.Items {
-			cfg, err := jsonToBSON(it.JSON)
+			cfg, err := jsbson.Value(it.JSON)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", it.File, err)
 			}
@@ -153,7 +154,7 @@ func diffSpecOf(p *profiles.Profile, s profiles.Step) (*diffSpec, error) {
 		keys := make([]any, len(docs))
 		withID := true
 		for i, it := range s.Documents.Items {
-			doc, err := jsonToBSONDoc(it.JSON)
+			doc, err := jsbson.Doc(it.JSON)
 			if err != nil {
 				return nil, fmt.Errorf("%s[%d]: %w", it.File, it.Index, err)
 			}

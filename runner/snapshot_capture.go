@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -100,7 +101,7 @@ func (t *snapshotTargets) addStep(db string, s profiles.Step, prev *Marker) erro
 		}
 	case s.Kind == profiles.KindPatterns && s.Patterns != nil:
 		for _, it := range s.Patterns.Items {
-			doc, err := jsonToBSONDoc(it.JSON)
+			doc, err := jsbson.Doc(it.JSON)
 			if err != nil {
 				return fmt.Errorf("%s: %w", it.File, err)
 			}
@@ -127,7 +128,7 @@ func (t *snapshotTargets) addStep(db string, s profiles.Step, prev *Marker) erro
 	case s.Kind == profiles.KindDocuments && s.Documents != nil:
 		key := cmp.Or(s.Documents.Key, "_id")
 		for _, it := range s.Documents.Items {
-			doc, err := jsonToBSONDoc(it.JSON)
+			doc, err := jsbson.Doc(it.JSON)
 			if err != nil {
 				return fmt.Errorf("%s[%d]: %w", it.File, it.Index, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -27,7 +28,7 @@ func applyConfigs(ctx context.Context, env *stepEnv, s profiles.Step) (StepRecor
 	now := bson.NewDateTimeFromTime(envNow(env))
 	models := make([]mongo.WriteModel, 0, len(s.Configs.Items))
 	for _, it := range s.Configs.Items {
-		cfg, err := jsonToBSON(it.JSON)
+		cfg, err := jsbson.Value(it.JSON)
 		if err != nil {
 			return rec, fmt.Errorf("configs: %s: %w", it.File, err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -50,7 +51,7 @@ func applyDocuments(ctx context.Context, env *stepEnv, s profiles.Step) (StepRec
 	}
 	filters, docs := make([]any, len(st.Items)), make([]any, len(st.Items))
 	for i, it := range st.Items {
-		doc, err := jsonToBSONDoc(it.JSON)
+		doc, err := jsbson.Doc(it.JSON)
 		if err != nil {
 			return rec, fmt.Errorf("documents: %s[%d]: %w", it.File, it.Index, err)
 		}

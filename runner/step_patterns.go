@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -35,7 +36,7 @@ type preparedPattern struct {
 // now. The cached JSON is the file's object without created and modified,
 // id kept, in JSON.stringify's compact form.
 func preparePattern(it profiles.PatternItem, now bson.DateTime) (preparedPattern, error) {
-	src, err := jsonToBSONDoc(it.JSON)
+	src, err := jsbson.Doc(it.JSON)
 	if err != nil {
 		return preparedPattern{}, err
 	}
@@ -60,7 +61,7 @@ func preparePattern(it profiles.PatternItem, now bson.DateTime) (preparedPattern
 		return preparedPattern{}, errors.New(`has no "id" field`)
 	}
 	doc = append(doc, bson.E{Key: "modified", Value: now})
-	data, err := jsStringify(cached)
+	data, err := jsbson.Stringify(cached)
 	if err != nil {
 		return preparedPattern{}, err
 	}

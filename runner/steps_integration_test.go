@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -195,7 +196,7 @@ func testConfigs(t *testing.T, mc *mongo.Client, rc redis.UniversalClient) {
 	if err := bson.Unmarshal(cfg, &gotCfg); err != nil {
 		t.Fatal(err)
 	}
-	wantCfg, err := jsonToBSON(json.RawMessage(appJSON))
+	wantCfg, err := jsbson.Value(json.RawMessage(appJSON))
 	if err != nil {
 		t.Fatal(err)
 	}

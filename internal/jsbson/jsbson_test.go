@@ -1,4 +1,4 @@
-package runner
+package jsbson
 
 import (
 	"encoding/json"
@@ -55,16 +55,16 @@ func TestJSONToBSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := jsonToBSON(json.RawMessage(tt.in))
+			got, err := Value(json.RawMessage(tt.in))
 			if err != nil {
-				t.Fatalf("jsonToBSON(%s): %v", tt.in, err)
+				t.Fatalf("Value(%s): %v", tt.in, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("jsonToBSON(%s) = %#v, want %#v", tt.in, got, tt.want)
+				t.Errorf("Value(%s) = %#v, want %#v", tt.in, got, tt.want)
 			}
 			if f, ok := tt.want.(float64); ok && f == 0 {
 				if g, _ := got.(float64); math.Signbit(g) != math.Signbit(f) {
-					t.Errorf("jsonToBSON(%s) = %v, sign differs from %v", tt.in, g, f)
+					t.Errorf("Value(%s) = %v, sign differs from %v", tt.in, g, f)
 				}
 			}
 		})
@@ -92,7 +92,7 @@ func TestJSONToBSONWireTypes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := jsonToBSON(json.RawMessage(tt.in))
+			v, err := Value(json.RawMessage(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,37 +117,37 @@ func TestJSONToBSONErrors(t *testing.T) {
 		{"trailing_value", `{} {}`, "after the top-level value"},
 		{"bad_literal", `{"a":tru}`, "invalid character"},
 		{"nul_in_key", `{"a\u0000b":1}`, "NUL"},
-		{"too_deep", strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1), "nested deeper"},
+		{"too_deep", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), "nested deeper"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := jsonToBSON(json.RawMessage(tt.in))
+			_, err := Value(json.RawMessage(tt.in))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("jsonToBSON(%.40s) error = %v, want one containing %q", tt.in, err, tt.want)
+				t.Errorf("Value(%.40s) error = %v, want one containing %q", tt.in, err, tt.want)
 			}
 		})
 	}
 }
 
 func TestJSONToBSONDepthLimitIsInclusive(t *testing.T) {
-	in := strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth)
-	if _, err := jsonToBSON(json.RawMessage(in)); err != nil {
-		t.Errorf("%d levels: %v", maxJSONDepth, err)
+	in := strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)
+	if _, err := Value(json.RawMessage(in)); err != nil {
+		t.Errorf("%d levels: %v", MaxDepth, err)
 	}
 }
 
 func TestJSONToBSONDocRequiresObject(t *testing.T) {
 	for _, in := range []string{`[]`, `"s"`, `1`, `null`} {
-		if _, err := jsonToBSONDoc(json.RawMessage(in)); err == nil || !strings.Contains(err.Error(), "not an object") {
-			t.Errorf("jsonToBSONDoc(%s) error = %v, want not an object", in, err)
+		if _, err := Doc(json.RawMessage(in)); err == nil || !strings.Contains(err.Error(), "not an object") {
+			t.Errorf("Doc(%s) error = %v, want not an object", in, err)
 		}
 	}
-	d, err := jsonToBSONDoc(json.RawMessage(`{"a":"b"}`))
+	d, err := Doc(json.RawMessage(`{"a":"b"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := d, (bson.D{{Key: "a", Value: "b"}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("jsonToBSONDoc = %v, want %v", got, want)
+		t.Errorf("Doc = %v, want %v", got, want)
 	}
 }
 
@@ -197,24 +197,24 @@ func TestJSStringify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := jsonToBSON(json.RawMessage(tt.in))
+			v, err := Value(json.RawMessage(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := jsStringify(v)
+			got, err := Stringify(v)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != tt.want {
-				t.Errorf("jsStringify(%s) = %s, want %s", tt.in, got, tt.want)
+				t.Errorf("Stringify(%s) = %s, want %s", tt.in, got, tt.want)
 			}
 		})
 	}
 }
 
 func TestJSStringifyRejectsOtherTypes(t *testing.T) {
-	if _, err := jsStringify(bson.D{{Key: "d", Value: bson.DateTime(0)}}); err == nil {
-		t.Error("jsStringify(DateTime) succeeded, want an error")
+	if _, err := Stringify(bson.D{{Key: "d", Value: bson.DateTime(0)}}); err == nil {
+		t.Error("Stringify(DateTime) succeeded, want an error")
 	}
 }
 
@@ -228,23 +228,23 @@ func FuzzJSONToBSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		v, err := jsonToBSON(json.RawMessage(in))
+		v, err := Value(json.RawMessage(in))
 		if err != nil {
 			return
 		}
-		out, err := jsStringify(v)
+		out, err := Stringify(v)
 		if err != nil {
-			t.Fatalf("jsStringify(%s): %v", in, err)
+			t.Fatalf("Stringify(%s): %v", in, err)
 		}
 		if !json.Valid(out) {
-			t.Fatalf("jsStringify(%s) = %s, not valid JSON", in, out)
+			t.Fatalf("Stringify(%s) = %s, not valid JSON", in, out)
 		}
 		if hasFloat(v, func(f float64) bool { return math.IsInf(f, 0) }) {
 			return // JSON.stringify writes an infinite number as null
 		}
-		back, err := jsonToBSON(out)
+		back, err := Value(out)
 		if err != nil {
-			t.Fatalf("jsonToBSON(%s): %v", out, err)
+			t.Fatalf("Value(%s): %v", out, err)
 		}
 		negZero := hasFloat(v, func(f float64) bool { return f == 0 && math.Signbit(f) })
 		if !reflect.DeepEqual(back, v) && !negZero { // JSON.stringify writes -0 as 0

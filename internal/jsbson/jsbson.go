@@ -1,4 +1,8 @@
-package runner
+// Package jsbson converts profile JSON to the BSON values the Node.js MongoDB
+// driver stores for JSON.parse of the same text, and back to
+// JSON.stringify's form. Validation and apply share it, so what validates also
+// converts.
+package jsbson
 
 import (
 	"bytes"
@@ -15,11 +19,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// maxJSONDepth bounds the nesting of a profile's JSON documents. MongoDB
+// MaxDepth bounds the nesting of a profile's JSON documents. MongoDB
 // itself refuses documents nested deeper than 100 levels.
-const maxJSONDepth = 200
+const MaxDepth = 200
 
-// jsonToBSON converts one JSON value to the BSON value that the Node.js
+// Value converts one JSON value to the BSON value that the Node.js
 // MongoDB driver stores for the result of JSON.parse on the same text, so
 // that documents written by bootstrap are byte-for-byte what the services
 // read today (SPEC §2.1):
@@ -37,7 +41,7 @@ const maxJSONDepth = 200
 // Keys starting with "$" are kept as they are: no extended-JSON
 // interpretation. A key containing a NUL byte, which BSON cannot encode, is
 // an error.
-func jsonToBSON(raw json.RawMessage) (any, error) {
+func Value(raw json.RawMessage) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	v, err := decodeJSValue(dec, 0)
@@ -53,9 +57,9 @@ func jsonToBSON(raw json.RawMessage) (any, error) {
 	return v, nil
 }
 
-// jsonToBSONDoc is jsonToBSON for a value that must be an object.
-func jsonToBSONDoc(raw json.RawMessage) (bson.D, error) {
-	v, err := jsonToBSON(raw)
+// Doc is Value for a value that must be an object.
+func Doc(raw json.RawMessage) (bson.D, error) {
+	v, err := Value(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +84,8 @@ func decodeJSValue(dec *json.Decoder, depth int) (any, error) {
 func decodeJSToken(dec *json.Decoder, tok json.Token, depth int) (any, error) {
 	switch t := tok.(type) {
 	case json.Delim:
-		if depth >= maxJSONDepth {
-			return nil, fmt.Errorf("json: nested deeper than %d levels", maxJSONDepth)
+		if depth >= MaxDepth {
+			return nil, fmt.Errorf("json: nested deeper than %d levels", MaxDepth)
 		}
 		switch t {
 		case '{':
@@ -217,11 +221,11 @@ func jsKind(v any) string {
 	return "a number"
 }
 
-// jsStringify returns the text JSON.stringify produces (no indentation) for
-// a value as returned by jsonToBSON: object keys in their order, numbers in
+// Stringify returns the text JSON.stringify produces (no indentation) for
+// a value as returned by Value: object keys in their order, numbers in
 // JavaScript's shortest form (1, 1.5, 1e+21, 1e-7), non-finite numbers as
 // null, and strings escaping only '"', '\' and control characters.
-func jsStringify(v any) ([]byte, error) {
+func Stringify(v any) ([]byte, error) {
 	var b []byte
 	return appendJS(b, v)
 }
