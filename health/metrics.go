@@ -73,7 +73,7 @@ func newMetrics(s *State) *stateMetrics {
 		gaugeFunc("bootstrap_lock_fence", "Fencing token of the lock this run holds or held last.",
 			func() float64 { return float64(s.lockFence.Load()) }),
 		gaugeFunc("bootstrap_last_progress_timestamp_seconds", "Unix time of the last progress report.",
-			func() float64 { return float64(s.lastProgress.Load()) / 1e9 }),
+			func() float64 { return float64(s.at(s.lastProgress.Load()).UnixNano()) / 1e9 }),
 		gaugeFunc("bootstrap_ready", "1 once connected to the databases.",
 			func() float64 { return boolFloat(s.ready.Load()) }),
 		gaugeFunc("bootstrap_stalled", "1 while the run in progress has made no progress for the stall timeout.",

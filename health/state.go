@@ -53,8 +53,8 @@ type State struct {
 	ready        atomic.Bool
 	running      atomic.Bool  // between the first StartProfile and EndRun
 	ended        atomic.Bool  // EndRun was called
-	lastProgress atomic.Int64 // unix nanoseconds
-	finished     atomic.Int64 // unix nanoseconds, 0 while running
+	lastProgress atomic.Int64 // nanoseconds since started (monotonic)
+	finished     atomic.Int64 // nanoseconds since started, 0 while running
 	runDuration  atomic.Int64 // nanoseconds, set by EndRun
 
 	lockHeld   atomic.Bool
@@ -92,8 +92,7 @@ func NewState(opts *StateOptions) *State {
 		stallTimeout: o.StallTimeout,
 		started:      o.Now(),
 	}
-	s.lastProgress.Store(s.started.UnixNano())
-	s.metrics = newMetrics(s)
+		s.metrics = newMetrics(s)
 	return s
 }
 
@@ -195,7 +194,7 @@ func (s *State) EndProfile(name, outcome string, d time.Duration) {
 func (s *State) EndRun(outcome string, d time.Duration) {
 	s.outcome.Store(&outcome)
 	s.runDuration.Store(int64(d))
-	s.finished.Store(s.now().UnixNano())
+	s.finished.Store(int64(s.elapsed()))
 	s.ended.Store(true)
 	s.running.Store(false)
 	s.metrics.runDuration.Set(d.Seconds())
@@ -205,8 +204,16 @@ func (s *State) EndRun(outcome string, d time.Duration) {
 // SinceProgress returns the time since the last progress report (or since
 // NewState, before the first one).
 func (s *State) SinceProgress() time.Duration {
-	return s.now().Sub(time.Unix(0, s.lastProgress.Load()))
+	return s.elapsed() - time.Duration(s.lastProgress.Load())
 }
+
+// elapsed is the time since NewState on the monotonic clock (time.Now's
+// readings keep theirs), so that a wall clock stepped back or forth
+// changes no duration.
+func (s *State) elapsed() time.Duration { return s.now().Sub(s.started) }
+
+// at is the wall time of an offset from started, for display.
+func (s *State) at(offset int64) time.Time { return s.started.Add(time.Duration(offset)) }
 
 // Stalled reports whether a run in progress has gone longer than the stall
 // timeout without progress. It is false before the first StartProfile
@@ -216,7 +223,7 @@ func (s *State) Stalled() bool {
 	return s.running.Load() && s.SinceProgress() > s.stallTimeout
 }
 
-func (s *State) touch() { s.lastProgress.Store(s.now().UnixNano()) }
+func (s *State) touch() { s.lastProgress.Store(int64(s.elapsed())) }
 
 func (s *State) phase() string {
 	switch {

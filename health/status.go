@@ -49,7 +49,7 @@ type ProfileResult struct {
 // snapshot taken while the run updates the State may mix two neighbouring
 // moments; each field is consistent on its own.
 func (s *State) Snapshot() Status {
-	last := time.Unix(0, s.lastProgress.Load())
+	last := s.at(s.lastProgress.Load())
 	st := Status{
 		Phase:   s.phase(),
 		Ready:   s.ready.Load(),
@@ -71,8 +71,8 @@ func (s *State) Snapshot() Status {
 		Started:              s.started,
 		Outcome:              load(&s.outcome),
 	}
-	if f := s.finished.Load(); f != 0 {
-		t := time.Unix(0, f)
+	if s.ended.Load() {
+		t := s.at(s.finished.Load())
 		st.Finished = &t
 		st.DurationSeconds = time.Duration(s.runDuration.Load()).Seconds()
 	}

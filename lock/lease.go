@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Lease is one acquisition of a lock. Its methods are safe for concurrent
@@ -14,9 +15,20 @@ type Lease struct {
 	token  string
 	fence  int64
 
-	mu       sync.Mutex
-	holder   Holder
-	released bool
+	mu        sync.Mutex
+	holder    Holder
+	released  bool
+	confirmed time.Time // when the last successful acquire or refresh request was sent
+}
+
+// Confirmed is when the request of the last successful acquisition or
+// Refresh was sent, on the monotonic clock: the lease is this holder's for
+// at most the ttl from then. (Counting from the reply would add the
+// request's round trip, and a reply delayed by a pause, to the lease.)
+func (l *Lease) Confirmed() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.confirmed
 }
 
 // Fence is the lease's fencing token: higher than that of every earlier
@@ -42,6 +54,7 @@ func (l *Lease) Holder() Holder {
 func (l *Lease) Refresh(ctx context.Context) error {
 	lk := l.locker
 	now := lk.opts.Now().UnixMilli()
+	sent := time.Now()
 	ok, err := lk.scripts.refresh.Run(ctx, lk.client, lk.keys[:2],
 		l.token, lk.opts.TTL.Milliseconds(), now).Int64()
 	if err != nil {
@@ -52,6 +65,7 @@ func (l *Lease) Refresh(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.holder.Renewed = fromMillis(now)
+	l.confirmed = sent
 	l.mu.Unlock()
 	return nil
 }

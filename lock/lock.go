@@ -115,6 +115,7 @@ func (l *Locker) TryAcquire(ctx context.Context) (*Lease, error) {
 	token := hex.EncodeToString(b[:])
 	now := l.opts.Now().UnixMilli()
 	self := l.opts.Holder
+	sent := time.Now() // monotonic: the lease is ours for ttl from here at most
 	reply, err := l.scripts.acquire.Run(ctx, l.client, l.keys,
 		token, l.opts.TTL.Milliseconds(), now, self.RunID, self.Host, self.Image).Slice()
 	if err != nil {
@@ -133,7 +134,7 @@ func (l *Locker) TryAcquire(ctx context.Context) (*Lease, error) {
 	self.Renewed = self.Since
 	self.TTL = l.opts.TTL
 	self.LeaseTTL = l.opts.TTL
-	return &Lease{locker: l, token: token, fence: fence, holder: self}, nil
+	return &Lease{locker: l, token: token, fence: fence, holder: self, confirmed: sent}, nil
 }
 
 // Acquire takes the lock, retrying with backoff and jitter (Options.RetryMin

@@ -4,14 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/srvthreds/bootstrap/runner/internal/snapshot"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // Errors returned by the runner. The command maps them to exit codes
-// (SPEC §6) with errors.Is and errors.As.
+// (SPEC §6) with errors.Is and errors.As; conn.ErrUnreachable (6) comes from
+// the connections.
 var (
-	// ErrUnreachable: MongoDB or Redis did not answer within the connect
-	// timeout (exit 6).
-	ErrUnreachable = errors.New("runner: unreachable")
 	// ErrLockLost: the lease was lost during the run, or a newer holder's
 	// marker fenced this one out (exit 5).
 	ErrLockLost = errors.New("runner: lock lost")
@@ -21,23 +22,21 @@ var (
 	ErrTimeout = errors.New("runner: timeout")
 	// ErrWaitTimeout: `wait` gave up before every marker matched (exit 4).
 	ErrWaitTimeout = errors.New("runner: wait timed out")
-	// ErrFenced: a marker with a higher fence is already stored.
-	ErrFenced = fmt.Errorf("%w: a newer holder's marker is stored", ErrLockLost)
+	// ErrFenced: a marker with a higher fence is already stored. It is
+	// also an ErrLockLost.
+	ErrFenced = fmt.Errorf("%w: %w", ErrLockLost, store.ErrFenced)
+	// ErrNoSnapshot: no stored snapshot restores the version asked for
+	// (exit 3).
+	ErrNoSnapshot = snapshot.ErrNoSnapshot
 )
 
-// UnreachableError names the service and the address (password redacted)
-// that could not be reached.
-type UnreachableError struct {
-	Service string // "MongoDB" or "Redis"
-	Addr    string // redacted
-	Err     error
+// fenced turns the store's ErrFenced into ErrFenced (an ErrLockLost).
+func fenced(err error) error {
+	if errors.Is(err, store.ErrFenced) && !errors.Is(err, ErrFenced) {
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	}
+	return err
 }
-
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("%s unreachable at %s: %v", e.Service, e.Addr, e.Err)
-}
-
-func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }
 
 // StepError is a failed step (exit 7). Applied lists the profiles that were
 // applied completely in this run before the failure.

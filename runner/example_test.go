@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -24,12 +25,12 @@ func ExampleRunner_Run() {
 		fmt.Println(err) // names file:line:column; nothing was written
 		return
 	}
-	mc, err := runner.ConnectMongo(ctx, runner.DefaultMongoURI, &runner.ConnectOptions{Timeout: time.Minute, Log: log})
+	mc, err := conn.ConnectMongo(ctx, conn.DefaultMongoURI, &conn.ConnectOptions{Timeout: time.Minute, Log: log})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	rc, err := runner.ConnectRedis(ctx, runner.RedisConfig{URL: runner.DefaultRedisURL}, nil)
+	rc, err := conn.ConnectRedis(ctx, conn.RedisConfig{URL: conn.DefaultRedisURL}, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -39,7 +40,7 @@ func ExampleRunner_Run() {
 		fmt.Println(err)
 		return
 	}
-	r, err := runner.New(mc, rc, locker, nil, &runner.Options{Image: "v1.2.3", Log: log})
+	r, err := runner.New(mc, rc, locker, &runner.Options{Image: "v1.2.3", Log: log})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/health"
+	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // runBound bounds a Run that is expected to end by itself: it never
@@ -83,11 +85,11 @@ func execFS(name string, command ...string) fstest.MapFS {
 // error, and a free lock.
 func checkInterrupted(t *testing.T, f *fixture, profile, runID string, runErr error) {
 	t.Helper()
-	if m := readMarker(t, f.mc, profiles.DefaultDatabase, profile); m != nil {
+	if m := testutil.ReadMarker(t, f.mc, profiles.DefaultDatabase, profile); m != nil {
 		t.Errorf("%s: marker %+v written by an interrupted run", profile, m)
 	}
 	a := oneAudit(t, f.mc, profiles.DefaultDatabase, profile, runID)
-	if a.Outcome != runner.OutcomeInterrupted || a.Error != runErr.Error() {
+	if a.Outcome != store.OutcomeInterrupted || a.Error != runErr.Error() {
 		t.Errorf("%s: audit outcome %s, error %q; want interrupted, %q", profile, a.Outcome, a.Error, runErr)
 	}
 	checkLockFree(t, f)
@@ -137,7 +139,7 @@ func TestFaultFenceCounterLost(t *testing.T) {
 		t.Errorf("fence = %d, want above the stored markers' %d", res.Fence, last.Fence)
 	}
 	for _, p := range res.Profiles {
-		if p.Outcome != runner.OutcomeApplied {
+		if p.Outcome != store.OutcomeApplied {
 			t.Errorf("%s: outcome %s, want applied", p.Profile, p.Outcome)
 		}
 	}
@@ -198,7 +200,7 @@ func TestFaultLockLostMidRun(t *testing.T) {
 	if !errors.Is(err, runner.ErrLockLost) {
 		t.Fatalf("err = %v, want ErrLockLost", err)
 	}
-	if got := outcomes(res); got["bulk"] != runner.OutcomeInterrupted {
+	if got := outcomes(res); got["bulk"] != store.OutcomeInterrupted {
 		t.Errorf("outcomes = %v, want bulk interrupted", got)
 	}
 	checkInterrupted(t, f, "bulk", "losing", err)
@@ -271,7 +273,7 @@ func TestFaultStall(t *testing.T) {
 	if saw200.Load() == 0 || saw503.Load() == 0 {
 		t.Errorf("/livez answered 200 %d times and 503 %d times during the run; want both", saw200.Load(), saw503.Load())
 	}
-	if got := outcomes(res); got["hang"] != runner.OutcomeInterrupted {
+	if got := outcomes(res); got["hang"] != store.OutcomeInterrupted {
 		t.Errorf("outcomes = %v, want hang interrupted", got)
 	}
 	checkInterrupted(t, f, "hang", "stalling", err)
@@ -295,7 +297,7 @@ func TestFaultTimeout(t *testing.T) {
 	if errors.Is(err, runner.ErrStalled) {
 		t.Errorf("err = %v, want no ErrStalled", err)
 	}
-	if got := outcomes(res); got["slow"] != runner.OutcomeInterrupted {
+	if got := outcomes(res); got["slow"] != store.OutcomeInterrupted {
 		t.Errorf("outcomes = %v, want slow interrupted", got)
 	}
 	checkInterrupted(t, f, "slow", "timing-out", err)
@@ -333,8 +335,8 @@ func TestFaultLockNotAcquired(t *testing.T) {
 		t.Errorf("result = %+v, want no profile outcome", res)
 	}
 	for _, c := range []struct{ db, coll string }{
-		{"nr", runner.MarkersCollection}, {"nr", runner.AuditCollection}, {"nr", "Config"}, {"nr", "PatternModel"},
-		{"nr", "Reference"}, {"appdb", runner.MarkersCollection}, {"appdb", runner.AuditCollection}, {"appdb", "Config"},
+		{"nr", store.MarkersCollection}, {"nr", store.AuditCollection}, {"nr", "Config"}, {"nr", "PatternModel"},
+		{"nr", "Reference"}, {"appdb", store.MarkersCollection}, {"appdb", store.AuditCollection}, {"appdb", "Config"},
 	} {
 		if docs := snapshot(t, f.mc, c.db, c.coll); len(docs) != 0 {
 			t.Errorf("%s.%s: %d documents written by a run without the lock", c.db, c.coll, len(docs))
@@ -376,7 +378,7 @@ func TestFaultCancelled(t *testing.T) {
 	if !errors.Is(err, errTerm) {
 		t.Fatalf("err = %v, want the cancellation's cause %v", err, errTerm)
 	}
-	if got := outcomes(res); got["longrun"] != runner.OutcomeInterrupted {
+	if got := outcomes(res); got["longrun"] != store.OutcomeInterrupted {
 		t.Errorf("outcomes = %v, want longrun interrupted", got)
 	}
 	checkInterrupted(t, f, "longrun", "cancelled", err)
@@ -412,36 +414,36 @@ func TestFaultStepFails(t *testing.T) {
 	if !strings.Contains(err.Error(), "boom-on-stderr") {
 		t.Errorf("err = %q, want the command's stderr", err)
 	}
-	want := map[string]runner.Outcome{"good": runner.OutcomeApplied, "bad": runner.OutcomeFailed}
+	want := map[string]store.Outcome{"good": store.OutcomeApplied, "bad": store.OutcomeFailed}
 	if got := outcomes(res); len(got) != len(want) || got["good"] != want["good"] || got["bad"] != want["bad"] {
 		t.Errorf("outcomes = %v, want %v", got, want)
 	}
 
-	if m := readMarker(t, f.mc, "nr", "good"); m == nil || m.Fence != res.Fence || m.Version != set.Get("good").Version {
+	if m := testutil.ReadMarker(t, f.mc, "nr", "good"); m == nil || m.Fence != res.Fence || m.Version != set.Get("good").Version {
 		t.Errorf("good: marker = %+v, want version %s at fence %d", m, set.Get("good").Version, res.Fence)
 	}
-	if m := readMarker(t, f.mc, "nr", "bad"); m != nil {
+	if m := testutil.ReadMarker(t, f.mc, "nr", "bad"); m != nil {
 		t.Errorf("bad: marker %+v written for a failed profile", m)
 	}
 	a := oneAudit(t, f.mc, "nr", "bad", "failing")
 	// The audit record is written when the profile fails, before the run
 	// knows it stops there: its error names the profile, the step and the
 	// cause, and the profiles applied before it have records of their own.
-	if a.Outcome != runner.OutcomeFailed || a.Fence != res.Fence ||
+	if a.Outcome != store.OutcomeFailed || a.Fence != res.Fence ||
 		!strings.Contains(a.Error, "bad/0:exec") || !strings.Contains(a.Error, se.Err.Error()) {
 		t.Errorf("bad: audit outcome %s, error %q, fence %d; want failed, naming bad/0:exec and %q, at fence %d",
 			a.Outcome, a.Error, a.Fence, se.Err, res.Fence)
 	}
-	if a := oneAudit(t, f.mc, "nr", "good", "failing"); a.Outcome != runner.OutcomeApplied {
+	if a := oneAudit(t, f.mc, "nr", "good", "failing"); a.Outcome != store.OutcomeApplied {
 		t.Errorf("good: audit outcome %s, want applied", a.Outcome)
 	}
 	if len(a.Steps) != 1 || a.Steps[0].Error == "" {
 		t.Errorf("bad: audit steps = %+v, want the failed step with its error", a.Steps)
 	}
-	if got := readAudit(t, f.mc, "nr", "later", "failing"); len(got) != 0 {
+	if got := testutil.ReadAudit(t, f.mc, "nr", "later", "failing"); len(got) != 0 {
 		t.Errorf("later: audit %+v; want none, the run stops at the first failure", got)
 	}
-	if m := readMarker(t, f.mc, "nr", "later"); m != nil {
+	if m := testutil.ReadMarker(t, f.mc, "nr", "later"); m != nil {
 		t.Errorf("later: marker %+v; want none", m)
 	}
 	if docs := snapshot(t, f.mc, "nr", "Later"); len(docs) != 0 {

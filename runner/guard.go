@@ -2,8 +2,6 @@ package runner
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,29 +20,37 @@ var errLeaseExpired = fmt.Errorf("%w: lease not confirmed within its ttl (%w)", 
 // (with a cause) by the renewal loop, the watchdog and the run's end, and its
 // Err also reports expiry by the clock: after a process was frozen (SIGSTOP,
 // docker pause) its first check fails before any timer has fired.
+//
+// Validity is counted on the monotonic clock from when the request of the
+// last successful acquisition or renewal was sent (lock.Lease.Confirmed),
+// so a wall clock stepped back or forth changes nothing.
 type leaseGuard struct {
 	context.Context
 	cancel context.CancelCauseFunc
-	now    func() time.Time
-	// validUntil is the unix-nano time until which the lease is known to be
-	// ours: the last confirmation plus 2/3 of the ttl, a margin for clock
-	// rate and the time a stopping step needs.
-	validUntil atomic.Int64
-	ttl        time.Duration
+	ttl    time.Duration
+	// validUntil is when, at the latest, the lease is known to be ours:
+	// the last confirmation plus 2/3 of the ttl, a margin for clock rate
+	// and the time a stopping step needs.
+	validUntil atomic.Pointer[time.Time]
 }
 
-func newLeaseGuard(parent context.Context, now func() time.Time, ttl time.Duration) *leaseGuard {
+func newLeaseGuard(parent context.Context, lease *lock.Lease, ttl time.Duration) *leaseGuard {
 	ctx, cancel := context.WithCancelCause(parent)
-	g := &leaseGuard{Context: ctx, cancel: cancel, now: now, ttl: ttl}
-	g.confirmed(now())
+	g := &leaseGuard{Context: ctx, cancel: cancel, ttl: ttl}
+	g.confirmed(lease.Confirmed())
 	return g
 }
 
-func (g *leaseGuard) confirmed(at time.Time) {
-	g.validUntil.Store(at.Add(g.ttl * 2 / 3).UnixNano())
+// confirmed records that the lease was ours at sent (monotonic).
+func (g *leaseGuard) confirmed(sent time.Time) {
+	until := sent.Add(g.ttl * 2 / 3)
+	g.validUntil.Store(&until)
 }
 
-func (g *leaseGuard) expired() bool { return g.now().UnixNano() > g.validUntil.Load() }
+// remaining is how long the lease is still known to be ours.
+func (g *leaseGuard) remaining() time.Duration { return time.Until(*g.validUntil.Load()) }
+
+func (g *leaseGuard) expired() bool { return g.remaining() < 0 }
 
 // Err reports the context's error, or errLeaseExpired once the lease is past
 // its confirmed validity.
@@ -92,7 +98,7 @@ func (r *Runner) renew(g *leaseGuard, lease *lock.Lease, log *slog.Logger) {
 		cancel()
 		switch {
 		case err == nil:
-			g.confirmed(r.opts.Now())
+			g.confirmed(lease.Confirmed())
 			h := lease.Holder()
 			r.rep.SetLock(true, lease.Fence(), h.RunID+"@"+h.Host)
 			wait = every
@@ -110,39 +116,13 @@ func (r *Runner) renew(g *leaseGuard, lease *lock.Lease, log *slog.Logger) {
 	}
 }
 
-// tracker records the time of the last progress report of a step and
-// forwards reports to the Reporter.
-type tracker struct {
-	rep    Reporter
-	now    func() time.Time
-	last   atomic.Int64 // unix nanos
-	active atomic.Bool  // a step is running: the watchdog applies
-	where  atomic.Value // string: profile/step
-}
-
-var _ Progress = (*tracker)(nil)
-
-func (t *tracker) touch()           { t.last.Store(t.now().UnixNano()) }
-func (t *tracker) SetTotal(n int64) { t.touch(); t.rep.SetTotal(n) }
-func (t *tracker) Add(n int64)      { t.touch(); t.rep.Add(n) }
-
-func (t *tracker) since() time.Duration { return t.now().Sub(time.Unix(0, t.last.Load())) }
-
-func (t *tracker) begin(where string) {
-	t.where.Store(where)
-	t.touch()
-	t.active.Store(true)
-}
-
-func (t *tracker) end() { t.active.Store(false) }
-
-// watchdog cancels the work when a running step has reported no progress
-// for the stall timeout. It checks every second (a quarter of the stall
-// timeout when that is shorter) and acts one check after the stall timeout
-// has passed, so /livez reports 503 (at the stall timeout) before the run
-// aborts.
-func (r *Runner) watchdog(g *leaseGuard, t *tracker) {
-	every := min(time.Second, r.opts.StallTimeout/4)
+// watchdog cancels the work when the run has reported no progress for the
+// stall timeout. It reads the Reporter's clock, the one /livez reads, every
+// second (a quarter of the stall timeout when that is shorter), and acts one
+// check after the stall timeout has passed, so /livez reports 503 (at the
+// stall timeout) before the run aborts. where names what is running.
+func (r *Runner) watchdog(g *leaseGuard, where func() string) {
+	every := max(min(time.Second, r.opts.StallTimeout/4), time.Millisecond)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -151,20 +131,13 @@ func (r *Runner) watchdog(g *leaseGuard, t *tracker) {
 			return
 		case <-tick.C:
 		}
-		if !t.active.Load() {
+		if !r.rep.Stalled() {
 			continue
 		}
-		if since := t.since(); since > r.opts.StallTimeout+every {
-			where, _ := t.where.Load().(string)
+		if since := r.rep.SinceProgress(); since > r.opts.StallTimeout+every {
 			g.cancel(fmt.Errorf("%w: %s reported no progress for %s (stall timeout %s)",
-				ErrStalled, where, since.Round(time.Millisecond), r.opts.StallTimeout))
+				ErrStalled, where(), since.Round(time.Millisecond), r.opts.StallTimeout))
 			return
 		}
 	}
-}
-
-func randomID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

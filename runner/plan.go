@@ -2,8 +2,11 @@ package runner
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner/internal/step"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // Plan actions.
@@ -13,6 +16,10 @@ const (
 	ActionSkip    = "skip"     // the marker matches
 	ActionUnknown = "unknown"  // offline: markers not read
 )
+
+// StepDiff tells, for one step that writes documents, how the documents a
+// re-apply would write compare with those stored, ignoring "modified".
+type StepDiff = step.Diff
 
 // PlanEntry is what a run would do with one profile.
 type PlanEntry struct {
@@ -25,16 +32,16 @@ type PlanEntry struct {
 	Reset       []string `json:"reset,omitempty"` // what --reset would drop
 	Warnings    []string `json:"warnings,omitempty"`
 	// Diff compares, for a re-apply, what each document-writing step would
-	// write with what is stored; set only when the store is a MongoStore.
+	// write with what is stored.
 	Diff []StepDiff `json:"diff,omitempty"`
 }
 
 // Plan tells, for each profile of set in order, whether a run would skip,
 // apply or re-apply it and what its steps would write. With a nil store
-// (offline) markers are not read; with a MongoStore, a re-apply's entry
-// also compares what its steps would write with what is stored (Diff).
-// Plan writes nothing.
-func Plan(ctx context.Context, store MarkerStore, set *profiles.Set, force, reset bool) ([]PlanEntry, error) {
+// (offline) markers are not read; otherwise a re-apply's entry also
+// compares what its steps would write with what is stored (Diff). Plan
+// writes nothing.
+func Plan(ctx context.Context, st *store.Store, set *profiles.Set, force, reset bool) ([]PlanEntry, error) {
 	out := make([]PlanEntry, 0, len(set.Profiles))
 	for _, p := range set.Profiles {
 		e := PlanEntry{Profile: p.Name, Database: p.Database, Version: p.Version, Warnings: p.Warnings}
@@ -44,31 +51,51 @@ func Plan(ctx context.Context, store MarkerStore, set *profiles.Set, force, rese
 		if reset && p.Reset != nil {
 			e.Reset = p.Reset.Summary(p.Database)
 		}
-		switch {
-		case store == nil:
+		if st == nil {
 			e.Action = ActionUnknown
+			out = append(out, e)
+			continue
+		}
+		m, err := st.Marker(ctx, p.Database, p.Name)
+		if err != nil {
+			return out, err
+		}
+		switch {
+		case m == nil:
+			e.Action = ActionApply
+		case m.Current(p) && !force && e.Reset == nil:
+			e.Action, e.PrevVersion = ActionSkip, m.Version
 		default:
-			m, err := store.Marker(ctx, p.Database, p.Name)
-			if err != nil {
+			e.Action, e.PrevVersion = ActionReapply, m.Version
+			if e.Diff, err = planDiff(ctx, st, p); err != nil {
 				return out, err
-			}
-			switch {
-			case m == nil:
-				e.Action = ActionApply
-			case m.Version == p.Version && m.HashAlgo == p.HashAlgo && !force && e.Reset == nil:
-				e.Action = ActionSkip
-				e.PrevVersion = m.Version
-			default:
-				e.Action = ActionReapply
-				e.PrevVersion = m.Version
-				if ms, ok := store.(*MongoStore); ok {
-					if e.Diff, err = planDiff(ctx, ms.c, p); err != nil {
-						return out, err
-					}
-				}
 			}
 		}
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+// planDiff compares, step by step, what p's steps would write with what
+// the store's database holds. It writes nothing.
+func planDiff(ctx context.Context, st *store.Store, p *profiles.Profile) ([]StepDiff, error) {
+	var out []StepDiff
+	for _, s := range p.Steps {
+		kind, err := step.Lookup(s.Kind)
+		if err != nil {
+			return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
+		}
+		w, err := kind.Writes(step.NewEnv(step.Env{DB: step.Database(p, s)}), s)
+		if err != nil {
+			return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
+		}
+		for _, ds := range w.Docs {
+			d, err := step.DiffDocs(ctx, st.Client(), s.Name(), ds)
+			if err != nil {
+				return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
+			}
+			out = append(out, d)
+		}
 	}
 	return out, nil
 }

@@ -15,9 +15,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // rbDB is the database of the rollback tests' profile.
@@ -198,7 +200,7 @@ func TestRollback(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
 	v1, v2 := loadSet(t, rollbackFS(1), "app"), loadSet(t, rollbackFS(2), "app")
-	store := runner.NewMongoStore(f.mc)
+	st := store.New(f.mc)
 	// Documents and keys of no profile stay as they are.
 	if _, err := f.mc.Database(rbDB).Collection("Config").InsertOne(t.Context(), bson.D{{Key: "_id", Value: "foreign"}, {Key: "x", Value: 1}}); err != nil {
 		t.Fatal(err)
@@ -209,7 +211,7 @@ func TestRollback(t *testing.T) {
 
 	runSet(t, f, v1, rbRun(runner.Options{RunID: "apply-v1"}))
 	state1 := readState(t, f, rbDB, rbCollections...)
-	if snaps, err := store.Snapshots(t.Context(), rbDB, "app"); err != nil || len(snaps) != 0 {
+	if snaps, err := st.Snapshots(t.Context(), rbDB, "app"); err != nil || len(snaps) != 0 {
 		t.Fatalf("snapshots after a first apply = %+v, %v; want none", snaps, err)
 	}
 
@@ -218,7 +220,7 @@ func TestRollback(t *testing.T) {
 	if _, ok := state2.docs["Config/extra"]; !ok {
 		t.Fatal("v2 did not add its config")
 	}
-	snaps, err := store.Snapshots(t.Context(), rbDB, "app")
+	snaps, err := st.Snapshots(t.Context(), rbDB, "app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,8 +242,8 @@ func TestRollback(t *testing.T) {
 		}
 		checkState(t, readState(t, f, rbDB, rbCollections...), state1)
 
-		m := readMarker(t, f.mc, rbDB, "app")
-		if m == nil || m.Version != v1.Get("app").Version || m.Source != runner.SourceRollback ||
+		m := testutil.ReadMarker(t, f.mc, rbDB, "app")
+		if m == nil || m.Version != v1.Get("app").Version || m.Source != store.SourceRollback ||
 			m.RolledBackFrom != v2.Get("app").Version || m.Fence != res.Fence || m.RunID != "rollback-1" {
 			t.Fatalf("marker = %+v, want v1 written by rollback-1 at fence %d, rolled back from v2", m, res.Fence)
 		}
@@ -249,7 +251,7 @@ func TestRollback(t *testing.T) {
 			t.Errorf("marker steps = %v, want v1's %v", got, want)
 		}
 		a := oneAudit(t, f.mc, rbDB, "app", "rollback-1")
-		if a.Outcome != runner.OutcomeRolledBack || a.Version != v1.Get("app").Version ||
+		if a.Outcome != store.OutcomeRolledBack || a.Version != v1.Get("app").Version ||
 			a.PrevVersion != v2.Get("app").Version || a.Fence != res.Fence || a.Error != "" {
 			t.Errorf("audit = %+v, want rolled-back to v1 from v2", a)
 		}
@@ -259,7 +261,7 @@ func TestRollback(t *testing.T) {
 	}
 
 	t.Run("waiter_for_v2_keeps_waiting", func(t *testing.T) {
-		w := &runner.Waiter{Store: store, PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}
+		w := &runner.Waiter{Store: st, PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}
 		ctx, cancel := context.WithCancel(t.Context())
 		done := startWait(ctx, w, v2)
 		wantWaiting(t, done, "the marker says v1 after the rollback")
@@ -274,7 +276,7 @@ func TestRollback(t *testing.T) {
 
 	ok = t.Run("reapply_and_roll_back_again", func(t *testing.T) {
 		res := runSet(t, f, v2, rbRun(runner.Options{RunID: "apply-v2-again"}))
-		if got := outcomes(res)["app"]; got != runner.OutcomeApplied {
+		if got := outcomes(res)["app"]; got != store.OutcomeApplied {
 			t.Fatalf("v2 over the rollback: %s, want applied", got)
 		}
 		if got := readState(t, f, rbDB, rbCollections...); got.keys["rb:version"] != state2.keys["rb:version"] {
@@ -290,12 +292,12 @@ func TestRollback(t *testing.T) {
 	}
 
 	t.Run("nothing_before_the_first_apply", func(t *testing.T) {
-		before := readState(t, f, rbDB, slices.Concat(rbCollections, []string{runner.MarkersCollection, runner.AuditCollection})...)
+		before := readState(t, f, rbDB, slices.Concat(rbCollections, []string{store.MarkersCollection, store.AuditCollection})...)
 		_, err := rollback(t, f, v2, rbRun(runner.Options{RunID: "rollback-3"}), "")
 		if !errors.Is(err, runner.ErrNoSnapshot) {
 			t.Fatalf("err = %v, want ErrNoSnapshot", err)
 		}
-		checkState(t, readState(t, f, rbDB, slices.Concat(rbCollections, []string{runner.MarkersCollection, runner.AuditCollection})...), before)
+		checkState(t, readState(t, f, rbDB, slices.Concat(rbCollections, []string{store.MarkersCollection, store.AuditCollection})...), before)
 	})
 }
 
@@ -307,7 +309,7 @@ func TestRollbackLockHeld(t *testing.T) {
 	v1, v2 := loadSet(t, rollbackFS(1), "app"), loadSet(t, rollbackFS(2), "app")
 	runSet(t, f, v1, rbRun(runner.Options{}))
 	runSet(t, f, v2, rbRun(runner.Options{}))
-	colls := slices.Concat(rbCollections, []string{runner.MarkersCollection, runner.AuditCollection, runner.SnapshotsCollection})
+	colls := slices.Concat(rbCollections, []string{store.MarkersCollection, store.AuditCollection, store.SnapshotsCollection})
 	before := readState(t, f, rbDB, colls...)
 
 	holder, err := lock.New(f.rc, testLock, &lock.Options{Holder: lock.Holder{RunID: "holder-run", Host: "holder-pod"}})
@@ -340,7 +342,7 @@ func TestRollbackNoSnapshot(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
 	v1, v2 := loadSet(t, rollbackFS(1), "app"), loadSet(t, rollbackFS(2), "app")
-	colls := slices.Concat(rbCollections, []string{runner.MarkersCollection, runner.AuditCollection, runner.SnapshotsCollection})
+	colls := slices.Concat(rbCollections, []string{store.MarkersCollection, store.AuditCollection, store.SnapshotsCollection})
 
 	_, err := rollback(t, f, v1, rbRun(runner.Options{}), "")
 	if !errors.Is(err, runner.ErrNoSnapshot) || !strings.Contains(err.Error(), "never applied") {
@@ -394,7 +396,7 @@ func TestRollbackFailedAttempt(t *testing.T) {
 		t.Errorf("rollback from %.12s to %.12s, want v1 to v1 (undoing the failed attempt)", res.From, res.To)
 	}
 	checkState(t, readState(t, f, rbDB, rbCollections...), state1)
-	if m := readMarker(t, f.mc, rbDB, "app"); m == nil || m.Source != runner.SourceRollback || m.Version != v1.Get("app").Version {
+	if m := testutil.ReadMarker(t, f.mc, rbDB, "app"); m == nil || m.Source != store.SourceRollback || m.Version != v1.Get("app").Version {
 		t.Errorf("marker = %+v, want v1 from a rollback", m)
 	}
 }

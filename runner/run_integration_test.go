@@ -3,11 +3,9 @@ package runner_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -17,9 +15,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
+	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // Identity of the runs of these tests, checked in markers and audit records.
@@ -42,24 +42,6 @@ func startFixture(t *testing.T) *fixture {
 	return &fixture{mc: env.Mongo.Client(t), rc: env.Redis.Client(t)}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // run describes one Run of a test.
 type run struct {
 	opts    runner.Options
@@ -80,7 +62,7 @@ func newRunner(t *testing.T, f *fixture, rn run) *runner.Runner {
 	if o.Image == "" {
 		o.Image = testImage
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -94,7 +76,7 @@ func newRunner(t *testing.T, f *fixture, rn run) *runner.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := runner.New(f.mc, f.rc, locker, nil, &o)
+	r, err := runner.New(f.mc, f.rc, locker, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,41 +128,11 @@ func lifecycleFS() fstest.MapFS {
 	}
 }
 
-// readMarker reads the marker of profile in db from MongoDB, or nil.
-func readMarker(t *testing.T, mc *mongo.Client, db, profile string) *runner.Marker {
-	t.Helper()
-	var m runner.Marker
-	err := mc.Database(db).Collection(runner.MarkersCollection).
-		FindOne(t.Context(), bson.D{{Key: "_id", Value: profile}}).Decode(&m)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("read marker %s.%s: %v", db, profile, err)
-	}
-	return &m
-}
-
-// readAudit reads the audit records of profile in db written by run runID.
-func readAudit(t *testing.T, mc *mongo.Client, db, profile, runID string) []runner.AuditRecord {
-	t.Helper()
-	cur, err := mc.Database(db).Collection(runner.AuditCollection).Find(t.Context(),
-		bson.D{{Key: "profile", Value: profile}, {Key: "runId", Value: runID}})
-	if err != nil {
-		t.Fatalf("read audit %s.%s: %v", db, profile, err)
-	}
-	var out []runner.AuditRecord
-	if err := cur.All(t.Context(), &out); err != nil {
-		t.Fatalf("read audit %s.%s: %v", db, profile, err)
-	}
-	return out
-}
-
 // oneAudit reads the single audit record of profile in run runID and fails
 // t unless there is exactly one.
-func oneAudit(t *testing.T, mc *mongo.Client, db, profile, runID string) runner.AuditRecord {
+func oneAudit(t *testing.T, mc *mongo.Client, db, profile, runID string) store.AuditRecord {
 	t.Helper()
-	recs := readAudit(t, mc, db, profile, runID)
+	recs := testutil.ReadAudit(t, mc, db, profile, runID)
 	if len(recs) != 1 {
 		t.Fatalf("audit records of %s in run %s: %d (%+v), want 1", profile, runID, len(recs), recs)
 	}
@@ -207,8 +159,8 @@ func snapshot(t *testing.T, mc *mongo.Client, db, coll string) map[string]bson.R
 }
 
 // outcomes maps each profile of res to its outcome.
-func outcomes(res *runner.Result) map[string]runner.Outcome {
-	out := map[string]runner.Outcome{}
+func outcomes(res *runner.Result) map[string]store.Outcome {
+	out := map[string]store.Outcome{}
 	for _, p := range res.Profiles {
 		out[p.Profile] = p.Outcome
 	}
@@ -224,7 +176,7 @@ func stepNames(p *profiles.Profile) []string {
 	return out
 }
 
-func recordNames(recs []runner.StepRecord) []string {
+func recordNames(recs []store.StepRecord) []string {
 	var out []string
 	for _, r := range recs {
 		out = append(out, r.Name)
@@ -237,7 +189,7 @@ func recordNames(recs []runner.StepRecord) []string {
 func checkApplied(t *testing.T, mc *mongo.Client, set *profiles.Set, res *runner.Result) {
 	t.Helper()
 	for _, p := range set.Profiles {
-		m := readMarker(t, mc, p.Database, p.Name)
+		m := testutil.ReadMarker(t, mc, p.Database, p.Name)
 		if m == nil {
 			t.Errorf("%s: no marker in %s", p.Name, p.Database)
 			continue
@@ -266,7 +218,7 @@ func checkApplied(t *testing.T, mc *mongo.Client, set *profiles.Set, res *runner
 			}
 		}
 		a := oneAudit(t, mc, p.Database, p.Name, res.RunID)
-		if a.Outcome != runner.OutcomeApplied || a.Fence != res.Fence || a.Version != p.Version ||
+		if a.Outcome != store.OutcomeApplied || a.Fence != res.Fence || a.Version != p.Version ||
 			a.Host != testHost || a.Image != testImage || a.Error != "" {
 			t.Errorf("%s: audit = %+v, want applied at fence %d, version %s, host %s, image %s",
 				p.Name, a, res.Fence, p.Version, testHost, testImage)
@@ -302,7 +254,7 @@ func TestRunLifecycle(t *testing.T) {
 		var order []string
 		for i, p := range first.Profiles {
 			order = append(order, p.Profile)
-			if p.Outcome != runner.OutcomeApplied || p.Err != nil || p.PrevVersion != "" {
+			if p.Outcome != store.OutcomeApplied || p.Err != nil || p.PrevVersion != "" {
 				t.Errorf("profile %d = %+v, want applied without a previous version", i, p)
 			}
 		}
@@ -355,7 +307,7 @@ func TestRunLifecycle(t *testing.T) {
 			t.Errorf("fence = %d, want above the first run's %d", res.Fence, first.Fence)
 		}
 		for _, p := range res.Profiles {
-			if p.Outcome != runner.OutcomeSkipped || p.PrevVersion != p.Version {
+			if p.Outcome != store.OutcomeSkipped || p.PrevVersion != p.Version {
 				t.Errorf("%s: outcome %s, previous version %s; want skipped at %s", p.Profile, p.Outcome, p.PrevVersion, p.Version)
 			}
 		}
@@ -364,11 +316,11 @@ func TestRunLifecycle(t *testing.T) {
 		}
 		for _, p := range set.Profiles {
 			a := oneAudit(t, f.mc, p.Database, p.Name, "run-2")
-			if a.Outcome != runner.OutcomeSkipped || a.Fence != res.Fence || a.Version != p.Version {
+			if a.Outcome != store.OutcomeSkipped || a.Fence != res.Fence || a.Version != p.Version {
 				t.Errorf("%s: audit = %+v, want skipped at fence %d", p.Name, a, res.Fence)
 			}
 			// A skipped profile's marker is the first run's.
-			if m := readMarker(t, f.mc, p.Database, p.Name); m == nil || m.RunID != "run-1" || m.Fence != first.Fence {
+			if m := testutil.ReadMarker(t, f.mc, p.Database, p.Name); m == nil || m.RunID != "run-1" || m.Fence != first.Fence {
 				t.Errorf("%s: marker = %+v, want the first run's", p.Name, m)
 			}
 		}
@@ -399,24 +351,24 @@ func TestRunLifecycle(t *testing.T) {
 			t.Fatal("legacy: version changed by a change of base's data")
 		}
 		res := runSet(t, f, set2, run{opts: runner.Options{RunID: "run-3"}})
-		want := map[string]runner.Outcome{
-			"legacy": runner.OutcomeSkipped, "base": runner.OutcomeApplied, "app": runner.OutcomeApplied,
+		want := map[string]store.Outcome{
+			"legacy": store.OutcomeSkipped, "base": store.OutcomeApplied, "app": store.OutcomeApplied,
 		}
 		if got := outcomes(res); !maps.Equal(got, want) {
 			t.Errorf("outcomes = %v, want %v", got, want)
 		}
 		for _, name := range []string{"base", "app"} {
 			old, p := set.Get(name), set2.Get(name)
-			m := readMarker(t, f.mc, p.Database, name)
+			m := testutil.ReadMarker(t, f.mc, p.Database, name)
 			if m == nil || m.Version != p.Version || m.Fence != res.Fence || m.RunID != "run-3" {
 				t.Errorf("%s: marker = %+v, want version %s at fence %d by run-3", name, m, p.Version, res.Fence)
 			}
 			a := oneAudit(t, f.mc, p.Database, name, "run-3")
-			if a.Outcome != runner.OutcomeApplied || a.Version != p.Version || a.PrevVersion != old.Version {
+			if a.Outcome != store.OutcomeApplied || a.Version != p.Version || a.PrevVersion != old.Version {
 				t.Errorf("%s: audit = %+v, want applied %s over %s", name, a, p.Version, old.Version)
 			}
 		}
-		if m := readMarker(t, f.mc, "nr", "legacy"); m == nil || m.RunID != "run-1" {
+		if m := testutil.ReadMarker(t, f.mc, "nr", "legacy"); m == nil || m.RunID != "run-1" {
 			t.Errorf("legacy: marker = %+v, want the first run's", m)
 		}
 		var high struct {
@@ -437,7 +389,7 @@ func TestRunLifecycle(t *testing.T) {
 		before := snapshot(t, f.mc, "nr", "Config")
 		res := runSet(t, f, set2, run{opts: runner.Options{RunID: "run-4", Force: true}})
 		for _, p := range res.Profiles {
-			if p.Outcome != runner.OutcomeApplied {
+			if p.Outcome != store.OutcomeApplied {
 				t.Errorf("%s: outcome %s, want applied", p.Profile, p.Outcome)
 			}
 		}
@@ -465,9 +417,9 @@ func TestPlan(t *testing.T) {
 	f := startFixture(t)
 	fsys := lifecycleFS()
 	set := loadSet(t, fsys, "app")
-	store := runner.NewMongoStore(f.mc)
+	st := store.New(f.mc)
 
-	entries, err := runner.Plan(t.Context(), store, set, false, false)
+	entries, err := runner.Plan(t.Context(), st, set, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,12 +428,12 @@ func TestPlan(t *testing.T) {
 			t.Errorf("before any run: %s action = %s, want %s", e.Profile, e.Action, runner.ActionApply)
 		}
 	}
-	if got := len(snapshot(t, f.mc, "nr", runner.MarkersCollection)); got != 0 {
+	if got := len(snapshot(t, f.mc, "nr", store.MarkersCollection)); got != 0 {
 		t.Fatalf("plan wrote %d markers", got)
 	}
 
 	runSet(t, f, set, run{})
-	entries, err = runner.Plan(t.Context(), store, set, false, false)
+	entries, err = runner.Plan(t.Context(), st, set, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +446,7 @@ func TestPlan(t *testing.T) {
 			t.Errorf("markers current: entry %d = %+v, want %s skip at %s", i, e, p.Name, p.Version)
 		}
 	}
-	forced, err := runner.Plan(t.Context(), store, set, true, false)
+	forced, err := runner.Plan(t.Context(), st, set, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +459,7 @@ func TestPlan(t *testing.T) {
 	changed := maps.Clone(fsys)
 	changed["app/run-config/app.json"] = file(`{"name": "app", "port": 9090}`)
 	set2 := loadSet(t, changed, "app")
-	entries, err = runner.Plan(t.Context(), store, set2, false, false)
+	entries, err = runner.Plan(t.Context(), st, set2, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +476,7 @@ func TestPlan(t *testing.T) {
 		}
 	}
 	// Plan writes nothing: the markers are still the run's.
-	if m := readMarker(t, f.mc, "appdb", "app"); m == nil || m.Version != set.Get("app").Version {
+	if m := testutil.ReadMarker(t, f.mc, "appdb", "app"); m == nil || m.Version != set.Get("app").Version {
 		t.Errorf("app marker = %+v, want version %s", m, set.Get("app").Version)
 	}
 }

@@ -10,7 +10,9 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // configFS is a profile "app" in database rb with one configs step whose
@@ -42,14 +44,14 @@ func engineThreads(t *testing.T, f *fixture) int32 {
 func TestSnapshotRetention(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
-	store := runner.NewMongoStore(f.mc)
+	st := store.New(f.mc)
 	var versions []string
 	for i := 1; i <= 4; i++ {
 		set := loadSet(t, configFS(i), "app")
 		versions = append(versions, set.Get("app").Version)
 		runSet(t, f, set, run{opts: runner.Options{KeepVersions: 2}})
 	}
-	snaps, err := store.Snapshots(t.Context(), rbDB, "app")
+	snaps, err := st.Snapshots(t.Context(), rbDB, "app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestSnapshotRetention(t *testing.T) {
 	if want := []string{versions[2], versions[1]}; !slices.Equal(got, want) {
 		t.Fatalf("snapshots = %.12q, want v3 and v2's %.12q", got, want)
 	}
-	if n := len(snapshot(t, f.mc, rbDB, runner.SnapshotsCollection)); n != 2 {
+	if n := len(snapshot(t, f.mc, rbDB, store.SnapshotsCollection)); n != 2 {
 		t.Errorf("snapshot documents = %d, want 2 (one chunk per version)", n)
 	}
 
@@ -90,10 +92,10 @@ func TestSnapshotTooLarge(t *testing.T) {
 	v1, v2 := loadSet(t, rollbackFS(1), "app"), loadSet(t, rollbackFS(2), "app")
 	runSet(t, f, v1, rbRun(runner.Options{}))
 	res := runSet(t, f, v2, rbRun(runner.Options{RunID: "big", SnapshotLimit: 200}))
-	if got := outcomes(res)["app"]; got != runner.OutcomeApplied {
+	if got := outcomes(res)["app"]; got != store.OutcomeApplied {
 		t.Fatalf("outcome = %s, want applied", got)
 	}
-	note := func(steps []runner.StepRecord) string {
+	note := func(steps []store.StepRecord) string {
 		for _, s := range steps {
 			if s.Name == "snapshot" {
 				return s.Note
@@ -101,13 +103,13 @@ func TestSnapshotTooLarge(t *testing.T) {
 		}
 		return ""
 	}
-	if m := readMarker(t, f.mc, rbDB, "app"); m == nil || !strings.HasPrefix(note(m.Steps), "skipped (too large)") {
+	if m := testutil.ReadMarker(t, f.mc, rbDB, "app"); m == nil || !strings.HasPrefix(note(m.Steps), "skipped (too large)") {
 		t.Errorf("marker = %+v, want a snapshot record noting it was skipped (too large)", m)
 	}
 	if a := oneAudit(t, f.mc, rbDB, "app", "big"); !strings.HasPrefix(note(a.Steps), "skipped (too large)") {
 		t.Errorf("audit steps = %+v, want the snapshot skipped (too large)", a.Steps)
 	}
-	if n := len(snapshot(t, f.mc, rbDB, runner.SnapshotsCollection)); n != 0 {
+	if n := len(snapshot(t, f.mc, rbDB, store.SnapshotsCollection)); n != 0 {
 		t.Errorf("snapshot documents = %d, want none", n)
 	}
 	if _, err := newRunner(t, f, run{}).Rollback(t.Context(), v2.Get("app"), ""); !errors.Is(err, runner.ErrNoSnapshot) {
@@ -123,7 +125,7 @@ func TestPlanDiff(t *testing.T) {
 	f := startFixture(t)
 	v1, v2 := loadSet(t, rollbackFS(1), "app"), loadSet(t, rollbackFS(2), "app")
 	runSet(t, f, v1, rbRun(runner.Options{}))
-	store := runner.NewMongoStore(f.mc)
+	st := store.New(f.mc)
 
 	type counts struct {
 		insert, change, unchanged int
@@ -137,7 +139,7 @@ func TestPlanDiff(t *testing.T) {
 		}
 		return out
 	}
-	entries, err := runner.Plan(t.Context(), store, v2, false, false)
+	entries, err := runner.Plan(t.Context(), st, v2, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestPlanDiff(t *testing.T) {
 	}
 
 	// The same version, forced: every document compares equal.
-	entries, err = runner.Plan(t.Context(), store, v1, true, false)
+	entries, err = runner.Plan(t.Context(), st, v1, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}

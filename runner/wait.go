@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // Waiter polls markers until every profile of a set is applied at its
 // version (the `wait` command of the services' initContainers).
 type Waiter struct {
-	Store    MarkerStore
+	Store    *store.Store
 	PollMin  time.Duration // first interval, default 250ms
 	PollMax  time.Duration // cap of the exponential backoff, default 5s
 	LogEvery time.Duration // how often to log what is awaited, default 10s
@@ -90,7 +91,7 @@ func (w *Waiter) pending(ctx context.Context, set *profiles.Set) ([]string, erro
 		switch {
 		case m == nil:
 			out = append(out, fmt.Sprintf("%s (not applied, want %.12s)", p.Name, p.Version))
-		case m.Version != p.Version:
+		case !m.Current(p):
 			out = append(out, fmt.Sprintf("%s (have %.12s, want %.12s)", p.Name, m.Version, p.Version))
 		}
 	}

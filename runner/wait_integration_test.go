@@ -10,6 +10,7 @@ import (
 
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // waitBound bounds how long a Wait may take to notice a marker a run has
@@ -61,7 +62,7 @@ func TestWait(t *testing.T) {
 	v2fs := maps.Clone(fsys)
 	v2fs["app/run-config/app.json"] = file(`{"name": "app", "port": 9090}`)
 	v2 := loadSet(t, v2fs, "app")
-	w := &runner.Waiter{Store: runner.NewMongoStore(f.mc), PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond}
+	w := &runner.Waiter{Store: store.New(f.mc), PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond}
 
 	ok := t.Run("missing_marker", func(t *testing.T) {
 		done := startWait(t.Context(), w, v1)
@@ -76,7 +77,7 @@ func TestWait(t *testing.T) {
 		done := startWait(t.Context(), w, v2)
 		wantWaiting(t, done, "app's marker is at the older version")
 		res := runSet(t, f, v2, run{})
-		if got := outcomes(res); got["base"] != runner.OutcomeSkipped || got["app"] != runner.OutcomeApplied {
+		if got := outcomes(res); got["base"] != store.OutcomeSkipped || got["app"] != store.OutcomeApplied {
 			t.Fatalf("outcomes = %v, want base skipped and app applied", got)
 		}
 		wantReturned(t, done)

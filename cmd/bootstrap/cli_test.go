@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -163,7 +164,7 @@ func TestExitCode_maps_every_cause(t *testing.T) {
 		{name: "lock_lost", err: runner.ErrLockLost, want: 5},
 		{name: "fenced", err: runner.ErrFenced, want: 5},
 		{name: "lease_lost", err: lock.ErrLost, want: 5},
-		{name: "unreachable", err: &runner.UnreachableError{Service: "Redis", Addr: "x", Err: context.DeadlineExceeded}, want: 6},
+		{name: "unreachable", err: &conn.UnreachableError{Service: "Redis", Addr: "x", Err: context.DeadlineExceeded}, want: 6},
 		{name: "step_failed", err: &runner.StepError{Profile: "p", Step: "0:configs", Err: errors.New("x")}, want: 7},
 		{name: "stalled", err: fmt.Errorf("%w: x", runner.ErrStalled), want: 8},
 		{name: "timeout", err: runner.ErrTimeout, want: 8},

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // historyCmd is `bootstrap history`.
@@ -33,7 +33,7 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 		return err
 	}
 	defer disconnect(ctx, mc, nil)
-	store := runner.NewMongoStore(mc)
+	st := store.New(mc)
 
 	byDB := map[string][]string{}
 	var dbs []string
@@ -43,19 +43,19 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 		}
 		byDB[p.Database] = append(byDB[p.Database], p.Name)
 	}
-	var recs []runner.AuditRecord
+	var recs []store.AuditRecord
 	for _, db := range dbs {
 		var names []string
 		if len(c.Profile) > 0 {
 			names = byDB[db]
 		}
-		r, err := store.History(ctx, db, names, c.Limit)
+		r, err := st.History(ctx, db, names, c.Limit)
 		if err != nil {
 			return err
 		}
 		recs = append(recs, r...)
 	}
-	slices.SortStableFunc(recs, func(a, b runner.AuditRecord) int { return b.At.Compare(a.At) })
+	slices.SortStableFunc(recs, func(a, b store.AuditRecord) int { return b.At.Compare(a.At) })
 	if c.Limit > 0 && len(recs) > c.Limit {
 		recs = recs[:c.Limit]
 	}
@@ -63,7 +63,7 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 		enc := json.NewEncoder(io.Out)
 		enc.SetIndent("", "  ")
 		if recs == nil {
-			recs = []runner.AuditRecord{}
+			recs = []store.AuditRecord{}
 		}
 		return enc.Encode(recs)
 	}

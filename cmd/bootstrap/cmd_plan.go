@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // planCmd is `bootstrap plan` (and `run --dry-run`): it writes nothing.
@@ -27,16 +28,16 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	if err != nil {
 		return err
 	}
-	var store runner.MarkerStore
+	var st *store.Store
 	if !c.Offline {
 		mc, err := c.mongo(ctx, log, io, nil)
 		if err != nil {
 			return err
 		}
 		defer disconnect(ctx, mc, nil)
-		store = runner.NewMongoStore(mc)
+		st = store.New(mc)
 	}
-	plan, err := runner.Plan(ctx, store, set, c.Force, c.Reset)
+	plan, err := runner.Plan(ctx, st, set, c.Force, c.Reset)
 	if err != nil {
 		return err
 	}

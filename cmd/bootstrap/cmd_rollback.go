@@ -58,7 +58,7 @@ func (c *rollbackCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, 
 	if err != nil {
 		return usageError{err}
 	}
-	rn, err := runner.New(mc, rc, locker, nil, &runner.Options{
+	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version, LockWait: c.LockWait, Log: log, Env: c.env(io),
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // runCmd is `bootstrap run` (SPEC §1, §3).
@@ -88,7 +89,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	if err != nil {
 		return usageError{err}
 	}
-	rn, err := runner.New(mc, rc, locker, nil, &runner.Options{
+	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version,
 		Force: c.Force, Reset: c.Reset, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
 		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
@@ -99,13 +100,13 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	t0 := time.Now()
 	res, err := rn.Run(ctx, set)
-	counts := map[runner.Outcome]int{}
+	counts := map[store.Outcome]int{}
 	for _, p := range res.Profiles {
 		counts[p.Outcome]++
 	}
 	log.Info("run finished", "event", "run_summary", "fence", res.Fence,
-		"applied", counts[runner.OutcomeApplied], "skipped", counts[runner.OutcomeSkipped],
-		"failed", counts[runner.OutcomeFailed], "interrupted", counts[runner.OutcomeInterrupted],
+		"applied", counts[store.OutcomeApplied], "skipped", counts[store.OutcomeSkipped],
+		"failed", counts[store.OutcomeFailed], "interrupted", counts[store.OutcomeInterrupted],
 		"duration_ms", time.Since(t0).Milliseconds(), "ok", err == nil)
 	return err
 }

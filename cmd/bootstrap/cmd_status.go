@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/lock"
-	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // statusCmd is `bootstrap status`.
@@ -23,12 +23,12 @@ type statusCmd struct {
 
 // profileStatus is one profile's line of the status report.
 type profileStatus struct {
-	Profile      string         `json:"profile"`
-	Database     string         `json:"database"`
-	ImageVersion string         `json:"imageVersion"` // the version of the profile in this image
-	State        string         `json:"state"`        // current, outdated, not-applied
-	Marker       *runner.Marker `json:"marker,omitempty"`
-	Snapshots    snapshotUsage  `json:"snapshots"` // kept for rollback
+	Profile      string        `json:"profile"`
+	Database     string        `json:"database"`
+	ImageVersion string        `json:"imageVersion"` // the version of the profile in this image
+	State        string        `json:"state"`        // current, outdated, not-applied
+	Marker       *store.Marker `json:"marker,omitempty"`
+	Snapshots    snapshotUsage `json:"snapshots"` // kept for rollback
 }
 
 // snapshotUsage is the space a profile's rollback snapshots take.
@@ -56,15 +56,15 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	}
 	defer disconnect(ctx, mc, rc)
 
-	store := runner.NewMongoStore(mc)
+	db := store.New(mc)
 	rep := statusReport{LockName: c.LockName}
 	for _, p := range set.Profiles {
-		m, err := store.Marker(ctx, p.Database, p.Name)
+		m, err := db.Marker(ctx, p.Database, p.Name)
 		if err != nil {
 			return err
 		}
 		st := profileStatus{Profile: p.Name, Database: p.Database, ImageVersion: p.Version, Marker: m, State: "not-applied"}
-		snaps, err := store.Snapshots(ctx, p.Database, p.Name)
+		snaps, err := db.Snapshots(ctx, p.Database, p.Name)
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 		}
 		if m != nil {
 			st.State = "outdated"
-			if m.Version == p.Version {
+			if m.Current(p) {
 				st.State = "current"
 			}
 		}

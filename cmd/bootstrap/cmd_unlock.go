@@ -8,6 +8,7 @@ import (
 
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // unlockCmd is `bootstrap unlock`: it breaks a stale lock, and refuses while
@@ -41,11 +42,11 @@ func (c *unlockCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io
 	}
 	msg := fmt.Sprintf("broke lock %s held by run %s on %s (fence %d, renewed %s)", c.LockName, h.RunID, h.Host, h.Fence, h.Renewed.Format(time.RFC3339))
 	log.Warn("lock broken", "lock", c.LockName, "holder_run_id", h.RunID, "holder_host", h.Host, "holder_fence", h.Fence, "force", c.Force)
-	rec := &runner.AuditRecord{
-		RunID: runner.NewRunID(), Fence: h.Fence, Profile: "", Outcome: runner.OutcomeUnlocked,
+	rec := &store.AuditRecord{
+		RunID: runner.NewRunID(), Fence: h.Fence, Profile: "", Outcome: store.OutcomeUnlocked,
 		Error: msg, At: time.Now().UTC().Truncate(time.Millisecond), Host: hostname(), Image: bi.Version,
 	}
-	if err := runner.NewMongoStore(mc).Audit(ctx, c.Database, rec); err != nil {
+	if err := store.New(mc).Audit(ctx, c.Database, rec); err != nil {
 		return err
 	}
 	fmt.Fprintln(io.Out, msg)

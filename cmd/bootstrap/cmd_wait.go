@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // waitCmd is `bootstrap wait`, the initContainer of the services: it blocks
@@ -39,7 +40,7 @@ func (c *waitCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 		return err
 	}
 	defer disconnect(ctx, mc, nil)
-	store := runner.NewMongoStore(mc)
-	w := runner.Waiter{Store: store, PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log}
+	st := store.New(mc)
+	w := runner.Waiter{Store: st, PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log}
 	return w.Wait(ctx, set)
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
+	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -76,7 +77,7 @@ func TestDeploy_job_manifest_command_runs_against_real_databases(t *testing.T) {
 	}
 	mc := env.Mongo.Client(t)
 	for _, p := range set.Profiles {
-		m := readMarker(t, mc, p.Database, p.Name)
+		m := testutil.ReadMarker(t, mc, p.Database, p.Name)
 		if m == nil {
 			t.Fatalf("no marker for %s after the Job's run; logs:\n%s", p.Name, logs)
 		}

@@ -8,7 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
-	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/internal/testutil"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // runTimeout bounds one run of the runner image in these tests; the runs
@@ -107,7 +108,7 @@ func TestRun_example_profiles_apply_once_then_skip(t *testing.T) {
 		t.Errorf("first run: applied = %d, want %d; summary %v", got, want, s)
 	}
 	for _, p := range wantProfiles {
-		m := readMarker(t, mc, exampleDB, p)
+		m := testutil.ReadMarker(t, mc, exampleDB, p)
 		if m == nil {
 			t.Fatalf("no marker for %s after the first run", p)
 		}
@@ -140,14 +141,14 @@ func TestRun_example_profiles_apply_once_then_skip(t *testing.T) {
 		t.Errorf("second run: skipped = %d, want %d", got, want)
 	}
 	for _, p := range wantProfiles {
-		if got, want := outcomes(t, logs)[p], string(runner.OutcomeSkipped); got != want {
+		if got, want := outcomes(t, logs)[p], string(store.OutcomeSkipped); got != want {
 			t.Errorf("second run: %s outcome = %q, want %q", p, got, want)
 		}
 		recs := auditRecords(t, mc, exampleDB, p)
-		if got, want := len(withOutcome(recs, runner.OutcomeApplied)), 1; got != want {
+		if got, want := len(withOutcome(recs, store.OutcomeApplied)), 1; got != want {
 			t.Errorf("%s: %d applied audit records, want %d", p, got, want)
 		}
-		if got, want := len(withOutcome(recs, runner.OutcomeSkipped)), 1; got != want {
+		if got, want := len(withOutcome(recs, store.OutcomeSkipped)), 1; got != want {
 			t.Errorf("%s: %d skipped audit records, want %d", p, got, want)
 		}
 	}
@@ -205,13 +206,13 @@ func TestRun_failing_exec_step_exits_7(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("audit records = %+v, want one", recs)
 	}
-	if got, want := recs[0].Outcome, runner.OutcomeFailed; got != want {
+	if got, want := recs[0].Outcome, store.OutcomeFailed; got != want {
 		t.Errorf("outcome = %q, want %q", got, want)
 	}
 	if !strings.Contains(recs[0].Error, "/nonexistent") {
 		t.Errorf("audited error %q does not name the command", recs[0].Error)
 	}
-	if m := readMarker(t, mc, testDB, "migrate"); m != nil {
+	if m := testutil.ReadMarker(t, mc, testDB, "migrate"); m != nil {
 		t.Errorf("marker written for a failed profile: %+v", m)
 	}
 	if h := lockHolder(t, env.Redis.Client(t)); h != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -46,7 +47,7 @@ func exitCode(err error) int {
 		return exitNotAcquired
 	case errors.Is(err, runner.ErrLockLost), errors.Is(err, lock.ErrLost):
 		return exitLockLost
-	case errors.Is(err, runner.ErrUnreachable):
+	case errors.Is(err, conn.ErrUnreachable):
 		return exitUnreachable
 	case errors.Is(err, runner.ErrStalled), errors.Is(err, runner.ErrTimeout):
 		return exitStalled

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -52,7 +53,7 @@ func (f *profileFlags) load(log *slog.Logger, all bool) (*profiles.Set, error) {
 
 // connFlags are the connection settings (SPEC §3). The srvthreds variables
 // (MONGO_HOST, REDIS_HOST, REDIS_PASSWORD, ...) and *_FILE secrets are
-// honoured by runner.ResolveMongoURI and runner.ResolveRedis.
+// honoured by conn.ResolveMongoURI and conn.ResolveRedis.
 type connFlags struct {
 	MongoURI       string        `help:"MongoDB URI (else MONGO_HOST, else localhost)." env:"BOOTSTRAP_MONGO_URI" placeholder:"URI"`
 	RedisURL       string        `help:"Redis URL (else REDIS_HOST, else localhost)." env:"BOOTSTRAP_REDIS_URL" placeholder:"URL"`
@@ -64,21 +65,21 @@ func (f *connFlags) env(io *stdio) runner.Env {
 }
 
 func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, error) {
-	uri, err := runner.ResolveMongoURI(f.MongoURI, f.env(io))
+	uri, err := conn.ResolveMongoURI(f.MongoURI, f.env(io))
 	if err != nil {
 		return nil, err
 	}
-	log.Info("connecting", "service", "MongoDB", "addr", runner.Redact(uri))
-	return runner.ConnectMongo(ctx, uri, &runner.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	log.Info("connecting", "service", "MongoDB", "addr", conn.Redact(uri))
+	return conn.ConnectMongo(ctx, uri, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
 }
 
 func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*redis.Client, error) {
-	cfg, err := runner.ResolveRedis(f.RedisURL, f.env(io))
+	cfg, err := conn.ResolveRedis(f.RedisURL, f.env(io))
 	if err != nil {
 		return nil, err
 	}
-	log.Info("connecting", "service", "Redis", "addr", runner.Redact(cfg.URL))
-	return runner.ConnectRedis(ctx, cfg, &runner.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	log.Info("connecting", "service", "Redis", "addr", conn.Redact(cfg.URL))
+	return conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
 }
 
 // both connects to MongoDB, then Redis; on an error nothing stays connected.

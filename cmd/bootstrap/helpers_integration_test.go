@@ -22,7 +22,7 @@ import (
 
 	"github.com/srvthreds/bootstrap/internal/harness"
 	"github.com/srvthreds/bootstrap/lock"
-	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // Names shared by the integration tests of the command.
@@ -260,17 +260,17 @@ func countDocs(t testing.TB, mc *mongo.Client, db, coll string) int64 {
 }
 
 // auditRecords returns the audit records of profile in db, oldest first.
-func auditRecords(t testing.TB, mc *mongo.Client, db, profile string) []runner.AuditRecord {
+func auditRecords(t testing.TB, mc *mongo.Client, db, profile string) []store.AuditRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cur, err := mc.Database(db).Collection(runner.AuditCollection).Find(ctx,
+	cur, err := mc.Database(db).Collection(store.AuditCollection).Find(ctx,
 		bson.D{{Key: "profile", Value: profile}},
 		options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {
 		t.Fatalf("read audit %s.%s: %v", db, profile, err)
 	}
-	var out []runner.AuditRecord
+	var out []store.AuditRecord
 	if err := cur.All(ctx, &out); err != nil {
 		t.Fatalf("read audit %s.%s: %v", db, profile, err)
 	}
@@ -278,20 +278,8 @@ func auditRecords(t testing.TB, mc *mongo.Client, db, profile string) []runner.A
 }
 
 // withOutcome returns the records with outcome o.
-func withOutcome(recs []runner.AuditRecord, o runner.Outcome) []runner.AuditRecord {
-	return slices.DeleteFunc(slices.Clone(recs), func(r runner.AuditRecord) bool { return r.Outcome != o })
-}
-
-// readMarker returns the marker of profile in db, or nil.
-func readMarker(t testing.TB, mc *mongo.Client, db, profile string) *runner.Marker {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	m, err := runner.NewMongoStore(mc).Marker(ctx, db, profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+func withOutcome(recs []store.AuditRecord, o store.Outcome) []store.AuditRecord {
+	return slices.DeleteFunc(slices.Clone(recs), func(r store.AuditRecord) bool { return r.Outcome != o })
 }
 
 // lockHolder returns the holder of the default lock, or nil when it is free.

@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
+	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/lock"
-	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // takeoverMargin is added to a lock ttl where the spec bounds a takeover by
@@ -55,14 +56,14 @@ func TestLock_concurrent_runners_apply_each_profile_once(t *testing.T) {
 	runs := map[string]*run{}
 	for _, p := range []string{"base-config", "demo-users", "ef-detection"} {
 		recs := auditRecords(t, mc, exampleDB, p)
-		applied := withOutcome(recs, runner.OutcomeApplied)
+		applied := withOutcome(recs, store.OutcomeApplied)
 		if got, want := len(applied), 1; got != want {
 			t.Fatalf("%s: %d applied audit records, want %d: %+v", p, got, want, recs)
 		}
-		if got, want := len(withOutcome(recs, runner.OutcomeSkipped)), runners-1; got != want {
+		if got, want := len(withOutcome(recs, store.OutcomeSkipped)), runners-1; got != want {
 			t.Errorf("%s: %d skipped audit records, want %d", p, got, want)
 		}
-		if m := readMarker(t, mc, exampleDB, p); m == nil || m.Fence != applied[0].Fence || m.RunID != applied[0].RunID {
+		if m := testutil.ReadMarker(t, mc, exampleDB, p); m == nil || m.Fence != applied[0].Fence || m.RunID != applied[0].RunID {
 			t.Errorf("%s: marker %+v, want the applying run's (%s, fence %d)", p, m, applied[0].RunID, applied[0].Fence)
 		}
 		for _, r := range recs {
@@ -76,7 +77,7 @@ func TestLock_concurrent_runners_apply_each_profile_once(t *testing.T) {
 			}
 			ru.first, ru.last = minTime(ru.first, r.At), maxTime(ru.last, r.At)
 			ru.all++
-			if r.Outcome == runner.OutcomeApplied {
+			if r.Outcome == store.OutcomeApplied {
 				ru.applied++
 			}
 		}
@@ -155,7 +156,7 @@ func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
 	if got, want := countDocs(t, mc, testDB, itemsCollection), int64(slowDocs); got != want {
 		t.Errorf("documents = %d, want %d", got, want)
 	}
-	m := readMarker(t, mc, testDB, "slow")
+	m := testutil.ReadMarker(t, mc, testDB, "slow")
 	if m == nil {
 		t.Fatal("no marker after the takeover")
 	}
@@ -198,10 +199,10 @@ func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	if code != exitLockLost {
 		t.Fatalf("resumed holder: exit = %d, want %d; logs:\n%s", code, exitLockLost, logs)
 	}
-	if got := outcomes(t, logs)["slow"]; got == string(runner.OutcomeApplied) {
+	if got := outcomes(t, logs)["slow"]; got == string(store.OutcomeApplied) {
 		t.Errorf("resumed holder logged the profile applied")
 	}
-	m := readMarker(t, mc, testDB, "slow")
+	m := testutil.ReadMarker(t, mc, testDB, "slow")
 	if m == nil {
 		t.Fatal("no marker")
 	}
@@ -211,13 +212,13 @@ func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	if m.Fence <= held.num("fence") {
 		t.Errorf("marker fence %d not above the old holder's %d", m.Fence, held.num("fence"))
 	}
-	var old []runner.AuditRecord
+	var old []store.AuditRecord
 	for _, r := range auditRecords(t, mc, testDB, "slow") {
 		if r.RunID == held.str("run_id") {
 			old = append(old, r)
 		}
 	}
-	if len(old) != 1 || old[0].Outcome != runner.OutcomeInterrupted {
+	if len(old) != 1 || old[0].Outcome != store.OutcomeInterrupted {
 		t.Errorf("old holder's audit records = %+v, want one interrupted", old)
 	}
 	if got, want := countDocs(t, mc, testDB, itemsCollection), int64(slowDocs); got != want {
@@ -263,11 +264,11 @@ func TestLock_redis_fault_during_run_exits_5(t *testing.T) {
 			if code != exitLockLost {
 				t.Fatalf("holder: exit = %d, want %d; logs:\n%s", code, exitLockLost, logs)
 			}
-			if m := readMarker(t, mc, testDB, "slow"); m != nil {
+			if m := testutil.ReadMarker(t, mc, testDB, "slow"); m != nil {
 				t.Errorf("marker written by a holder that lost its lock: %+v", m)
 			}
 			recs := auditRecords(t, mc, testDB, "slow")
-			if len(recs) != 1 || recs[0].Outcome != runner.OutcomeInterrupted {
+			if len(recs) != 1 || recs[0].Outcome != store.OutcomeInterrupted {
 				t.Errorf("audit records = %+v, want one interrupted", recs)
 			}
 
@@ -277,7 +278,7 @@ func TestLock_redis_fault_during_run_exits_5(t *testing.T) {
 			if code, logs := later.Wait(t, runTimeout); code != exitOK {
 				t.Fatalf("later run: exit = %d, want 0; logs:\n%s", code, logs)
 			}
-			if m := readMarker(t, mc, testDB, "slow"); m == nil {
+			if m := testutil.ReadMarker(t, mc, testDB, "slow"); m == nil {
 				t.Error("no marker after the later run")
 			}
 			if got, want := countDocs(t, mc, testDB, itemsCollection), int64(slowDocs); got != want {
@@ -317,7 +318,7 @@ func TestLock_wait_exceeded_exits_4_naming_holder(t *testing.T) {
 	if f := firstMsg(t, lines, "bootstrap failed", logs); !strings.Contains(f.str("err"), "test-holder") {
 		t.Errorf("error %q does not name the holder test-holder", f.str("err"))
 	}
-	if m := readMarker(t, env.Mongo.Client(t), exampleDB, "ef-detection"); m != nil {
+	if m := testutil.ReadMarker(t, env.Mongo.Client(t), exampleDB, "ef-detection"); m != nil {
 		t.Errorf("marker written without the lock: %+v", m)
 	}
 	if h := lockHolder(t, rdb); h == nil || h.RunID != "test-holder" {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/srvthreds/bootstrap/internal/harness"
 	"github.com/srvthreds/bootstrap/lock"
-	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // rbProfileFiles is the profile "app" of the command's rollback test, at
@@ -99,10 +99,10 @@ func TestRollbackCommand(t *testing.T) {
 	mc := env.Mongo.Client(t)
 	rc := env.Redis.Client(t)
 	dir := t.TempDir()
-	store := runner.NewMongoStore(mc)
-	marker := func() *runner.Marker {
+	st := store.New(mc)
+	marker := func() *store.Marker {
 		t.Helper()
-		m, err := store.Marker(t.Context(), testDB, "app")
+		m, err := st.Marker(t.Context(), testDB, "app")
 		if err != nil || m == nil {
 			t.Fatalf("marker: %+v, %v", m, err)
 		}
@@ -169,7 +169,7 @@ func TestRollbackCommand(t *testing.T) {
 		if !strings.Contains(out, "rolled back app from "+v2[:12]+" to "+v1[:12]) {
 			t.Errorf("output does not report the rollback:\n%s", out)
 		}
-		if m := marker(); m.Version != v1 || m.Source != runner.SourceRollback || m.RolledBackFrom != v2 {
+		if m := marker(); m.Version != v1 || m.Source != store.SourceRollback || m.RolledBackFrom != v2 {
 			t.Errorf("marker = %+v, want v1 from a rollback of v2", m)
 		}
 		var doc struct {
@@ -188,11 +188,11 @@ func TestRollbackCommand(t *testing.T) {
 		}
 
 		out = rbMustExec(t, env, dir, 0, "history", "-p", "app", "-o", "json")
-		var recs []runner.AuditRecord
+		var recs []store.AuditRecord
 		if err := json.Unmarshal([]byte(out[strings.Index(out, "[\n"):]), &recs); err != nil {
 			t.Fatalf("history output: %v\n%s", err, out)
 		}
-		if len(recs) == 0 || recs[0].Outcome != runner.OutcomeRolledBack || recs[0].Version != v1 || recs[0].PrevVersion != v2 {
+		if len(recs) == 0 || recs[0].Outcome != store.OutcomeRolledBack || recs[0].Version != v1 || recs[0].PrevVersion != v2 {
 			t.Errorf("newest history record = %+v, want rolled-back to v1 from v2", recs)
 		}
 		if out := rbMustExec(t, env, dir, 0, "history", "-p", "app"); !strings.Contains(out, "rolled-back") {

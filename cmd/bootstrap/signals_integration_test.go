@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
-	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/internal/testutil"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // exitMargin is added to a bound the spec sets on how fast the runner
@@ -56,13 +57,13 @@ func TestSignals_interrupt_run_mid_profile(t *testing.T) {
 				t.Errorf("exited %s after %s, want within the shutdown grace %s (+%s margin)", took, tt.signal, grace, exitMargin)
 			}
 			recs := auditRecords(t, mc, testDB, "slow")
-			if len(recs) != 1 || recs[0].Outcome != runner.OutcomeInterrupted {
+			if len(recs) != 1 || recs[0].Outcome != store.OutcomeInterrupted {
 				t.Fatalf("audit records = %+v, want one interrupted", recs)
 			}
 			if !strings.Contains(recs[0].Error, "interrupted by") {
 				t.Errorf("audited error %q does not say the run was interrupted", recs[0].Error)
 			}
-			if m := readMarker(t, mc, testDB, "slow"); m != nil {
+			if m := testutil.ReadMarker(t, mc, testDB, "slow"); m != nil {
 				t.Errorf("marker written by an interrupted run: %+v", m)
 			}
 			if h := lockHolder(t, env.Redis.Client(t)); h != nil {
@@ -112,13 +113,13 @@ func TestStall_hung_http_step_exits_8(t *testing.T) {
 	}
 	mc := env.Mongo.Client(t)
 	recs := auditRecords(t, mc, testDB, "notify")
-	if len(recs) != 1 || recs[0].Outcome != runner.OutcomeInterrupted {
+	if len(recs) != 1 || recs[0].Outcome != store.OutcomeInterrupted {
 		t.Fatalf("audit records = %+v, want one interrupted", recs)
 	}
 	if !strings.Contains(recs[0].Error, "no progress") {
 		t.Errorf("audited error %q does not say the step stalled", recs[0].Error)
 	}
-	if m := readMarker(t, mc, testDB, "notify"); m != nil {
+	if m := testutil.ReadMarker(t, mc, testDB, "notify"); m != nil {
 		t.Errorf("marker written by a stalled run: %+v", m)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
+	"github.com/srvthreds/bootstrap/internal/testutil"
 )
 
 // waitPollMax is the default cap of wait's polling backoff (SPEC §3).
@@ -54,7 +55,7 @@ func TestWait_initContainer(t *testing.T) {
 		if code, logs := rc.Wait(t, runTimeout); code != exitOK {
 			t.Fatalf("run: exit = %d, want 0; logs:\n%s", code, logs)
 		}
-		m := readMarker(t, env.Mongo.Client(t), testDB, "cfg")
+		m := testutil.ReadMarker(t, env.Mongo.Client(t), testDB, "cfg")
 		if m == nil {
 			t.Fatal("no marker after the run")
 		}

@@ -1,0 +1,269 @@
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Default addresses when neither the flags nor the srvthreds variables name
+// one: the dev databases of a laptop.
+const (
+	DefaultMongoURI = "mongodb://localhost:27017/?directConnection=true"
+	DefaultRedisURL = "redis://localhost:6379"
+)
+
+// Env looks up environment variables and reads secret files. The zero value
+// uses os.Getenv and os.ReadFile.
+type Env struct {
+	Getenv   func(string) string
+	ReadFile func(string) ([]byte, error)
+}
+
+func (e Env) get(k string) string {
+	if e.Getenv != nil {
+		return e.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+// secret returns the variable k, or the trimmed content of the file named by
+// k_FILE (the way Kubernetes mounts secrets).
+func (e Env) secret(k string) (string, error) {
+	if v := e.get(k); v != "" {
+		return v, nil
+	}
+	path := e.get(k + "_FILE")
+	if path == "" {
+		return "", nil
+	}
+	read := e.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	b, err := read(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s_FILE: %w", k, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// ResolveMongoURI returns the MongoDB URI to use (SPEC §3): the flag value
+// (--mongo-uri / BOOTSTRAP_MONGO_URI), else BOOTSTRAP_MONGO_URI_FILE, else the
+// srvthreds MONGO_HOST (host:port with MONGO_REPLICA_SET, default rs0, or a
+// direct connection when MONGO_DIRECT_CONNECTION=true; a full URI as is),
+// else DefaultMongoURI.
+func ResolveMongoURI(flag string, env Env) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if v, err := env.secret("BOOTSTRAP_MONGO_URI"); err != nil || v != "" {
+		return v, err
+	}
+	host, err := env.secret("MONGO_HOST")
+	if err != nil {
+		return "", err
+	}
+	if host == "" {
+		return DefaultMongoURI, nil
+	}
+	if strings.HasPrefix(host, "mongodb://") || strings.HasPrefix(host, "mongodb+srv://") {
+		return host, nil
+	}
+	if env.get("MONGO_DIRECT_CONNECTION") == "true" {
+		return "mongodb://" + host + "/?directConnection=true", nil
+	}
+	rs := env.get("MONGO_REPLICA_SET")
+	if rs == "" {
+		rs = "rs0"
+	}
+	return "mongodb://" + host + "/?replicaSet=" + url.QueryEscape(rs), nil
+}
+
+// RedisConfig is a resolved Redis connection.
+type RedisConfig struct {
+	URL      string // redis:// or rediss://, possibly with a password
+	Password string // from REDIS_PASSWORD(_FILE) when the URL has none
+	TLS      bool   // REDIS_USE_TLS=true, or a rediss:// URL
+}
+
+// ResolveRedis returns the Redis connection to use (SPEC §3): the flag value
+// (--redis-url / BOOTSTRAP_REDIS_URL), else BOOTSTRAP_REDIS_URL_FILE, else the
+// srvthreds REDIS_HOST (host:port or a URL), else DefaultRedisURL; with
+// REDIS_PASSWORD (or REDIS_PASSWORD_FILE) and REDIS_USE_TLS.
+func ResolveRedis(flag string, env Env) (RedisConfig, error) {
+	var c RedisConfig
+	u := flag
+	if u == "" {
+		v, err := env.secret("BOOTSTRAP_REDIS_URL")
+		if err != nil {
+			return c, err
+		}
+		u = v
+	}
+	if u == "" {
+		host, err := env.secret("REDIS_HOST")
+		if err != nil {
+			return c, err
+		}
+		switch {
+		case host == "":
+			u = DefaultRedisURL
+		case strings.Contains(host, "://"):
+			u = host
+		default:
+			u = "redis://" + host
+		}
+	}
+	pw, err := env.secret("REDIS_PASSWORD")
+	if err != nil {
+		return c, err
+	}
+	c.URL, c.Password = u, pw
+	c.TLS = env.get("REDIS_USE_TLS") == "true" || strings.HasPrefix(u, "rediss://")
+	return c, nil
+}
+
+var userinfoRE = regexp.MustCompile(`^([a-z+]+://)([^@/]*)@`)
+
+// Redact returns a connection string with its password replaced, fit for a
+// log line or an error message.
+func Redact(uri string) string {
+	m := userinfoRE.FindStringSubmatchIndex(uri)
+	if m == nil {
+		return uri
+	}
+	userinfo := uri[m[4]:m[5]]
+	user, _, hasPw := strings.Cut(userinfo, ":")
+	if !hasPw {
+		if strings.HasPrefix(uri, "redis") && user != "" {
+			// redis://:secret@ or redis://secret@ (password only).
+			return uri[:m[4]] + "xxxxx" + uri[m[5]:]
+		}
+		return uri
+	}
+	return uri[:m[4]] + user + ":xxxxx" + uri[m[5]:]
+}
+
+// ConnectOptions bound how long Connect waits for the databases.
+type ConnectOptions struct {
+	Timeout time.Duration // default 2m
+	Log     *slog.Logger
+	// OnAttempt is called after each failed attempt (a heartbeat for /livez).
+	OnAttempt func()
+}
+
+func (o *ConnectOptions) timeout() time.Duration {
+	if o == nil || o.Timeout <= 0 {
+		return 2 * time.Minute
+	}
+	return o.Timeout
+}
+
+// ConnectMongo connects to MongoDB and waits, bounded by the connect timeout,
+// for a ping to succeed. It returns an *UnreachableError (ErrUnreachable) when
+// the server does not answer in time.
+func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo.Client, error) {
+	co := options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetConnectTimeout(5 * time.Second).
+		SetAppName("bootstrap")
+	if err := co.Validate(); err != nil {
+		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+	}
+	c, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+	}
+	err = waitUp(ctx, "MongoDB", Redact(uri), opts, func(ctx context.Context) error {
+		return c.Ping(ctx, nil)
+	})
+	if err != nil {
+		_ = c.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return c, nil
+}
+
+// ConnectRedis connects to Redis and waits, bounded by the connect timeout,
+// for a PING to succeed.
+func ConnectRedis(ctx context.Context, cfg RedisConfig, opts *ConnectOptions) (*redis.Client, error) {
+	ro, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis url %s: %w", Redact(cfg.URL), errors.Unwrap(err))
+	}
+	if ro.Password == "" && cfg.Password != "" {
+		ro.Password = cfg.Password
+	}
+	if cfg.TLS && ro.TLSConfig == nil {
+		host, _, _ := net.SplitHostPort(ro.Addr)
+		ro.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	}
+	ro.DialTimeout = 5 * time.Second
+	ro.ReadTimeout = 10 * time.Second
+	ro.WriteTimeout = 10 * time.Second
+	ro.MaxRetries = 1
+	c := redis.NewClient(ro)
+	err = waitUp(ctx, "Redis", Redact(cfg.URL), opts, func(ctx context.Context) error {
+		return c.Ping(ctx).Err()
+	})
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitUp pings until it succeeds, the connect timeout passes, or ctx ends.
+func waitUp(ctx context.Context, service, addr string, opts *ConnectOptions, ping func(context.Context) error) error {
+	var log *slog.Logger
+	if opts != nil && opts.Log != nil {
+		log = opts.Log
+	} else {
+		log = slog.New(slog.DiscardHandler)
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
+	defer cancel()
+	wait := 250 * time.Millisecond
+	lastLog := time.Time{}
+	for attempt := 1; ; attempt++ {
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := ping(pctx)
+		pcancel()
+		if err == nil {
+			log.Info("connected", "service", service, "addr", addr, "attempts", attempt)
+			return nil
+		}
+		if opts != nil && opts.OnAttempt != nil {
+			opts.OnAttempt()
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			log.Warn("waiting for "+service, "service", service, "addr", addr, "attempt", attempt, "err", err)
+			lastLog = time.Now()
+		}
+		sleep := wait/2 + rand.N(wait/2+1)
+		select {
+		case <-ctx.Done():
+			if parent.Err() != nil {
+				return context.Cause(parent) // interrupted or run timeout: not an unreachable server
+			}
+			return &UnreachableError{Service: service, Addr: addr, Err: err}
+		case <-time.After(sleep):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}

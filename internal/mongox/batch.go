@@ -1,0 +1,211 @@
+package mongox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// DefaultBatchSize is the number of write statements sent in one command
+// when the run does not set --batch-size. It is also the backend limit that
+// matters: FerretDB (the test stand-in) hangs for good on an update or
+// replace command of 100 statements that change stored documents (each
+// statement holds one of its 100 SQLite connections until the command ends),
+// so the default stays well below it; on MongoDB and Cosmos DB, 50 or 100
+// statements per command make no measurable difference.
+const DefaultBatchSize = 50
+
+// Retry bounds of Retry.
+const (
+	retryAttempts     = 6
+	retryMaxElapsed   = time.Minute
+	retryInitialDelay = 100 * time.Millisecond
+	retryMaxDelay     = 5 * time.Second
+)
+
+// Progress receives a count after each batch.
+type Progress interface{ Add(n int64) }
+
+type nopProgress struct{}
+
+func (nopProgress) Add(int64) {}
+
+// Batcher sends writes and reads of many statements in batches of at most
+// Size (DefaultBatchSize when zero), retrying transient errors (see Retry),
+// and reports each batch to Progress. The zero value is ready to use.
+type Batcher struct {
+	Log      *slog.Logger // nil: discard
+	Size     int
+	Progress Progress // nil: none
+}
+
+func (b Batcher) log() *slog.Logger {
+	if b.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return b.Log
+}
+
+func (b Batcher) size() int {
+	if b.Size <= 0 {
+		return DefaultBatchSize
+	}
+	return b.Size
+}
+
+func (b Batcher) progress() Progress {
+	if b.Progress == nil {
+		return nopProgress{}
+	}
+	return b.Progress
+}
+
+// Chunks calls fn with consecutive sub-slices of at most size elements.
+func Chunks[T any](items []T, size int, fn func([]T) error) error {
+	for start := 0; start < len(items); start += size {
+		if err := fn(items[start:min(start+size, len(items))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReplaceUpsert writes docs[i] over the document matching filters[i]
+// (a replace-one with upsert) in unordered BulkWrite commands of at most
+// b.Size statements each, retrying transient errors (replace-upserts are
+// idempotent, so a retried batch is safe). It reports each batch to
+// progress and returns the number of statements applied; on error, the
+// count covers the batches that succeeded before it.
+func (b Batcher) ReplaceUpsert(ctx context.Context, coll *mongo.Collection, filters, docs []any) (int64, error) {
+	if len(filters) != len(docs) {
+		return 0, fmt.Errorf("bulk replace %s: %d filters for %d documents", coll.Name(), len(filters), len(docs))
+	}
+	models := make([]mongo.WriteModel, len(docs))
+	for i := range docs {
+		models[i] = mongo.NewReplaceOneModel().SetFilter(filters[i]).SetReplacement(docs[i]).SetUpsert(true)
+	}
+	return b.BulkWrite(ctx, coll, models)
+}
+
+// BulkWrite runs models in unordered BulkWrite commands of at most
+// b.Size statements each, retrying
+// transient errors. The models must be idempotent. It returns the number of
+// statements applied by the batches that succeeded.
+func (b Batcher) BulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel) (int64, error) {
+	log, batch, progress := b.log(), b.size(), b.progress()
+	var written int64
+	err := Chunks(models, batch, func(part []mongo.WriteModel) error {
+		err := Retry(ctx, log, func(ctx context.Context) error {
+			_, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("write %s.%s (statements %d-%d): %w",
+				coll.Database().Name(), coll.Name(), written+1, written+int64(len(part)), err)
+		}
+		written += int64(len(part))
+		progress.Add(int64(len(part)))
+		log.Debug("batch written", "collection", coll.Name(), "statements", len(part), "written", written)
+		return nil
+	})
+	return written, err
+}
+
+// Retry calls fn until it succeeds, fails with an error that is
+// not transient (see IsTransient), ctx ends, or the retry budget is spent
+// (6 attempts or one minute). It waits between attempts with exponential
+// backoff and jitter, from 100ms up to 5s. fn must be idempotent. When ctx
+// ends it returns ctx's cause; otherwise fn's last error.
+func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
+	start := time.Now()
+	delay := retryInitialDelay
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if !IsTransient(err) || attempt >= retryAttempts || time.Since(start) >= retryMaxElapsed {
+			return err
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		log.Warn("transient error, retrying", "attempt", attempt, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+		delay = min(delay*2, retryMaxDelay)
+	}
+}
+
+// transientMongoCodes are server error codes after which the same write can
+// be sent again: the retryable-write codes of the MongoDB drivers
+// specification (a primary stepping down, a node shutting down, a network
+// problem between nodes) and Azure Cosmos DB's throttling code.
+var transientMongoCodes = [...]int{
+	6,     // HostUnreachable
+	7,     // HostNotFound
+	89,    // NetworkTimeout
+	91,    // ShutdownInProgress
+	189,   // PrimarySteppedDown
+	262,   // ExceededTimeLimit
+	9001,  // SocketException
+	10107, // NotWritablePrimary
+	11600, // InterruptedAtShutdown
+	11602, // InterruptedDueToReplStateChange
+	13435, // NotPrimaryNoSecondaryOk
+	13436, // NotPrimaryOrSecondary
+	16500, // Cosmos DB: request rate too large (HTTP 429)
+}
+
+// IsTransient reports whether err is worth retrying: a network error or
+// timeout, a MongoDB error labelled RetryableWriteError or
+// TransientTransactionError or with one of transientMongoCodes, or a Redis
+// connection, loading, read-only or cluster-down error. Context
+// cancellation is never transient.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) {
+		return true
+	}
+	var le mongo.LabeledError
+	if errors.As(err, &le) && (le.HasErrorLabel("RetryableWriteError") || le.HasErrorLabel("TransientTransactionError")) {
+		return true
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		for _, c := range transientMongoCodes {
+			if se.HasErrorCode(c) {
+				return true
+			}
+		}
+	}
+	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	if redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
+		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}

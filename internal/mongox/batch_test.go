@@ -1,0 +1,229 @@
+package mongox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"reflect"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestIsTransient(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"canceled", fmt.Errorf("op: %w", context.Canceled), false},
+		{"plain", errors.New("boom"), false},
+		{"no_documents", mongo.ErrNoDocuments, false},
+		{"duplicate_key", mongo.CommandError{Code: 11000}, false},
+		{"bulk_duplicate_key", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: mongo.WriteError{Code: 11000}}}}, false},
+		{"not_writable_primary", mongo.CommandError{Code: 10107}, true},
+		{"primary_stepped_down_wrapped", fmt.Errorf("write: %w", mongo.CommandError{Code: 189}), true},
+		{"shutdown_in_progress", mongo.CommandError{Code: 91}, true},
+		{"interrupted_repl_state_change", mongo.CommandError{Code: 11602}, true},
+		{"not_primary_no_secondary_ok", mongo.CommandError{Code: 13435}, true},
+		{"cosmos_throttled_write", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: mongo.WriteError{Code: 16500}}}}, true},
+		{"retryable_write_label", mongo.CommandError{Code: 1, Labels: []string{"RetryableWriteError"}}, true},
+		{"transient_transaction_label", mongo.BulkWriteException{Labels: []string{"TransientTransactionError"}}, true},
+		{"network_label", mongo.CommandError{Labels: []string{"NetworkError"}}, true},
+		{"deadline", fmt.Errorf("op: %w", context.DeadlineExceeded), true},
+		{"eof", fmt.Errorf("read: %w", io.EOF), true},
+		{"conn_refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
+		{"conn_reset", fmt.Errorf("x: %w", syscall.ECONNRESET), true},
+		{"redis_pool_timeout", redis.ErrPoolTimeout, true},
+		{"redis_crossslot", redis.ErrCrossSlot, false},
+		{"redis_closed", redis.ErrClosed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsTransient(tt.err); got != tt.want {
+				t.Errorf("IsTransient(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRetryTransient(t *testing.T) {
+	transient := io.ErrUnexpectedEOF
+	permanent := errors.New("permanent")
+	tests := []struct {
+		name      string
+		errs      []error // returned by successive calls; nil after the end
+		wantCalls int
+		wantErr   error
+	}{
+		{"success_first", nil, 1, nil},
+		{"transient_then_success", []error{transient, transient}, 3, nil},
+		{"permanent_not_retried", []error{permanent}, 1, permanent},
+		{"transient_then_permanent", []error{transient, permanent}, 2, permanent},
+		{"gives_up_after_attempts", []error{transient, transient, transient, transient, transient, transient, transient}, retryAttempts, transient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				calls := 0
+				err := Retry(t.Context(), discardLog(), func(context.Context) error {
+					calls++
+					if calls <= len(tt.errs) {
+						return tt.errs[calls-1]
+					}
+					return nil
+				})
+				if got, want := calls, tt.wantCalls; got != want {
+					t.Errorf("calls = %d, want %d", got, want)
+				}
+				if !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+					t.Errorf("err = %v, want %v", err, tt.wantErr)
+				}
+			})
+		})
+	}
+}
+
+func TestRetryTransientBacksOffWithinBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var at []time.Time
+		_ = Retry(t.Context(), discardLog(), func(context.Context) error {
+			at = append(at, time.Now())
+			return io.EOF
+		})
+		if got, want := len(at), retryAttempts; got != want {
+			t.Fatalf("attempts = %d, want %d", got, want)
+		}
+		delay := retryInitialDelay
+		for i := 1; i < len(at); i++ {
+			gap := at[i].Sub(at[i-1])
+			if gap < delay/2 || gap > delay {
+				t.Errorf("wait before attempt %d = %v, want within [%v, %v]", i+1, gap, delay/2, delay)
+			}
+			delay = min(delay*2, retryMaxDelay)
+		}
+	})
+}
+
+func TestRetryTransientStopsAfterMaxElapsed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		calls := 0
+		start := time.Now()
+		err := Retry(t.Context(), discardLog(), func(context.Context) error {
+			calls++
+			time.Sleep(40 * time.Second) // a slow attempt that then times out
+			return context.DeadlineExceeded
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want the last attempt's error", err)
+		}
+		if got, want := calls, 2; got != want {
+			t.Errorf("calls = %d, want %d", got, want)
+		}
+		if elapsed := time.Since(start); elapsed > retryMaxElapsed+time.Minute {
+			t.Errorf("gave up after %v", elapsed)
+		}
+	})
+}
+
+func TestRetryTransientHonoursContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lost := errors.New("lock lost")
+		ctx, cancel := context.WithCancelCause(t.Context())
+		calls := 0
+		go func() {
+			time.Sleep(150 * time.Millisecond) // during the second wait
+			cancel(lost)
+		}()
+		err := Retry(ctx, discardLog(), func(context.Context) error {
+			calls++
+			return io.EOF
+		})
+		if !errors.Is(err, lost) {
+			t.Errorf("err = %v, want the context's cause", err)
+		}
+		if calls > 3 {
+			t.Errorf("calls = %d after cancellation, want at most 3", calls)
+		}
+	})
+}
+
+func TestRetryTransientNoRetryOnceContextDone(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	calls := 0
+	err := Retry(ctx, discardLog(), func(context.Context) error {
+		calls++
+		cancel()
+		return io.EOF
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if got, want := calls, 1; got != want {
+		t.Errorf("calls = %d, want %d", got, want)
+	}
+}
+
+func TestChunks(t *testing.T) {
+	tests := []struct {
+		name  string
+		n     int
+		size  int
+		sizes []int
+	}{
+		{"empty", 0, 100, nil},
+		{"one", 1, 100, []int{1}},
+		{"exactly_one_batch", 100, 100, []int{100}},
+		{"one_over", 101, 100, []int{100, 1}},
+		{"several", 250, 100, []int{100, 100, 50}},
+		{"batch_of_one", 3, 1, []int{1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items := make([]int, tt.n)
+			for i := range items {
+				items[i] = i
+			}
+			var sizes []int
+			next := 0
+			err := Chunks(items, tt.size, func(part []int) error {
+				sizes = append(sizes, len(part))
+				for _, v := range part {
+					if v != next {
+						t.Fatalf("item %d out of order, want %d", v, next)
+					}
+					next++
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(sizes, tt.sizes) {
+				t.Errorf("batch sizes = %v, want %v", sizes, tt.sizes)
+			}
+		})
+	}
+}
+
+func TestChunksStopsAtError(t *testing.T) {
+	boom := errors.New("boom")
+	calls := 0
+	err := Chunks(make([]int, 10), 3, func([]int) error {
+		calls++
+		return boom
+	})
+	if !errors.Is(err, boom) || calls != 1 {
+		t.Errorf("err = %v after %d calls, want boom after 1", err, calls)
+	}
+}

@@ -1,0 +1,264 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner/internal/step"
+	"github.com/srvthreds/bootstrap/store"
+)
+
+// Run applies set under the lock (see the package documentation). It returns
+// the result so far together with any error.
+func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
+	res := &Result{RunID: r.opts.RunID}
+	err := r.underLock(ctx, "run", set.Profiles, func(a *attempt) error {
+		res.Fence = a.lease.Fence()
+		return a.applyAll(set, res)
+	})
+	return res, err
+}
+
+// applyAll runs the profiles in order and stops at the first failure.
+func (a *attempt) applyAll(set *profiles.Set, res *Result) error {
+	var applied []string
+	for _, p := range set.Profiles {
+		pr := ProfileResult{Profile: p.Name, Version: p.Version, applied: applied}
+		err := a.applyProfile(p, &pr)
+		res.Profiles = append(res.Profiles, pr)
+		if err != nil {
+			return err
+		}
+		if pr.Outcome == store.OutcomeApplied {
+			applied = append(applied, p.Name)
+		}
+	}
+	return nil
+}
+
+// profileRun is one profile being applied: its result so far, when it
+// started and its logger.
+type profileRun struct {
+	p     *profiles.Profile
+	pr    *ProfileResult
+	prev  *store.Marker
+	start time.Time
+	log   *slog.Logger
+}
+
+// applyProfile skips p when its marker says it is current, and otherwise
+// applies its steps and writes its marker. Every outcome is audited and
+// logged.
+func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult) error {
+	o := a.r.opts
+	pc := &profileRun{p: p, pr: pr, prev: a.prevs[p.Name], start: o.Now(), log: a.log.With("profile", p.Name)}
+	a.r.rep.StartProfile(p.Name, p.Version)
+	if pc.prev != nil {
+		pr.PrevVersion = pc.prev.Version
+	}
+	reset := o.Reset && p.Reset != nil
+	if pc.prev.Current(p) && !o.Force && !reset {
+		pr.Outcome = store.OutcomeSkipped
+		pr.Duration = o.Now().Sub(pc.start)
+		a.record(pc)
+		return nil
+	}
+	pc.logStart(o.Force, reset)
+	if reset {
+		if err := a.reset(pc); err != nil {
+			return a.fail(pc, "reset", err)
+		}
+		pc.prev = nil // what the previous version cached is gone
+	}
+	if pc.prev != nil {
+		if err := a.snapshot(pc); err != nil {
+			return a.fail(pc, snapshotStepName, err)
+		}
+	}
+	for _, s := range p.Steps {
+		rec, err := a.applyStep(pc, s)
+		pr.Steps = append(pr.Steps, rec)
+		if err != nil {
+			return a.fail(pc, s.Name(), err)
+		}
+	}
+	pr.Duration = o.Now().Sub(pc.start)
+	m := a.marker(p, pr.Duration, pr.Steps)
+	if err := a.putMarker(p.Database, m); err != nil {
+		return a.fail(pc, "marker", err)
+	}
+	a.pruneSnapshots(pc)
+	pr.Outcome = store.OutcomeApplied
+	a.record(pc)
+	return nil
+}
+
+func (pc *profileRun) logStart(force, reset bool) {
+	switch prev := pc.prev; {
+	case prev == nil:
+		pc.log.Info("applying profile", "version", pc.p.Version)
+	case prev.Version == pc.p.Version:
+		pc.log.Info("re-applying profile", "version", pc.p.Version, "force", force, "reset", reset)
+	default:
+		pc.log.Info("re-applying changed profile", "old_version", prev.Version, "version", pc.p.Version)
+	}
+}
+
+// marker is the marker of p applied by this run.
+func (a *attempt) marker(p *profiles.Profile, d time.Duration, steps []store.StepRecord) *store.Marker {
+	o := a.r.opts
+	return &store.Marker{
+		Profile: p.Name, Version: p.Version, HashAlgo: p.HashAlgo, Fence: a.lease.Fence(),
+		RunID: o.RunID, AppliedAt: store.Millis(o.Now()), DurationMs: d.Milliseconds(),
+		Host: o.Host, Image: o.Image, Steps: steps,
+	}
+}
+
+// putMarker is the fenced marker write: it confirms the lease right before
+// (a holder that lost it writes none), then stores m only over a marker
+// with a lower fence (the final guard). A lost lease or a newer marker
+// cancels the work.
+func (a *attempt) putMarker(db string, m *store.Marker) error {
+	g := a.g
+	if err := g.Err(); err != nil {
+		return err
+	}
+	if err := a.lease.Refresh(g); err != nil {
+		if errors.Is(err, lock.ErrLost) {
+			err = fmt.Errorf("%w: %w", ErrLockLost, err)
+			g.cancel(err)
+		}
+		return err
+	}
+	g.confirmed(a.lease.Confirmed())
+	if err := a.r.store.PutMarker(g, db, m); err != nil {
+		err = fenced(err)
+		if errors.Is(err, ErrLockLost) {
+			g.cancel(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// applyStep applies one step, reporting it to the Reporter.
+func (a *attempt) applyStep(pc *profileRun, s profiles.Step) (store.StepRecord, error) {
+	name := s.Name()
+	log := pc.log.With("step", name)
+	kind, err := step.Lookup(s.Kind)
+	if err != nil {
+		return store.StepRecord{Name: name, Kind: s.Kind, Error: err.Error()}, err
+	}
+	env := a.stepEnv(pc, s, log)
+	a.r.rep.StartStep(pc.p.Name, name)
+	a.begins(pc.p.Name + "/" + name)
+	t0 := a.r.opts.Now()
+	log.Info("step started", "summary", s.Summary())
+	rec, err := kind.Apply(a.g, env, s)
+	d := a.r.opts.Now().Sub(t0)
+	rec.Name, rec.Kind, rec.DurationMs = name, s.Kind, d.Milliseconds()
+	a.r.rep.EndStep(pc.p.Name, s.Kind, d, err)
+	if err != nil {
+		if cause := a.g.cause(); cause != nil {
+			err = cause // the run was stopped: say why, not what the step saw
+		}
+		rec.Error = err.Error()
+		log.Error("step failed", "duration_ms", rec.DurationMs, "err", err)
+		return rec, err
+	}
+	log.Info("step done", "written", rec.Written, "removed", rec.Removed, "duration_ms", rec.DurationMs)
+	return rec, nil
+}
+
+// stepEnv is the environment of step s of a profile; prev is the record of
+// the same step in the profile's previous marker.
+func (a *attempt) stepEnv(pc *profileRun, s profiles.Step, log *slog.Logger) *step.Env {
+	o := a.r.opts
+	return step.NewEnv(step.Env{
+		Mongo: a.r.mongo, Redis: a.r.redis, Log: log, Progress: a.r.rep, BatchSize: o.BatchSize,
+		Now: o.Now(), DB: step.Database(pc.p, s), Prev: prevStep(pc.prev, s.Name()),
+		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile,
+	})
+}
+
+// prevStep is the record of the step named name in m (the last of that
+// name), or nil.
+func prevStep(m *store.Marker, name string) *store.StepRecord {
+	if m == nil {
+		return nil
+	}
+	var out *store.StepRecord
+	for i := range m.Steps {
+		if m.Steps[i].Name == name {
+			out = &m.Steps[i]
+		}
+	}
+	return out
+}
+
+// reset runs the profile's reset: section.
+func (a *attempt) reset(pc *profileRun) error {
+	env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.ResetName))
+	a.begins(pc.p.Name + "/" + step.ResetName)
+	rec, err := step.Reset(a.g, env, pc.p.Reset)
+	rec.Name, rec.Kind = step.ResetName, step.ResetName
+	pc.pr.Steps = append(pc.pr.Steps, rec)
+	return err
+}
+
+// fail records a failed or interrupted profile and returns the error the run
+// ends with: the cause of a cancellation (lock lost, stall, timeout, signal)
+// as is, anything else as a *StepError.
+func (a *attempt) fail(pc *profileRun, stepName string, err error) error {
+	pr := pc.pr
+	pr.Duration = a.r.opts.Now().Sub(pc.start)
+	if cause := a.g.cause(); cause != nil {
+		pr.Outcome = store.OutcomeInterrupted
+		err = cause
+	} else {
+		pr.Outcome = store.OutcomeFailed
+		err = &StepError{Profile: pc.p.Name, Step: stepName, Applied: pr.applied, Err: err}
+	}
+	pr.Err = err
+	a.record(pc)
+	return err
+}
+
+// record logs the outcome and writes its audit record, with a context of its
+// own when the run's was cancelled (an interrupted profile is still audited).
+func (a *attempt) record(pc *profileRun) {
+	o, p, pr := a.r.opts, pc.p, pc.pr
+	rec := &store.AuditRecord{
+		RunID: o.RunID, Fence: a.lease.Fence(), Profile: p.Name, Version: pr.Version,
+		PrevVersion: pr.PrevVersion, Outcome: pr.Outcome, At: store.Millis(o.Now()),
+		DurationMs: pr.Duration.Milliseconds(), Host: o.Host, Image: o.Image, Steps: pr.Steps,
+	}
+	if pr.Err != nil {
+		rec.Error = pr.Err.Error()
+	}
+	a.r.rep.EndProfile(p.Name, string(pr.Outcome), pr.Duration)
+	attrs := []any{"event", "profile_outcome", "outcome", pr.Outcome, "version", pr.Version,
+		"duration_ms", rec.DurationMs}
+	if pr.PrevVersion != "" && pr.PrevVersion != pr.Version {
+		attrs = append(attrs, "prev_version", pr.PrevVersion)
+	}
+	if pr.Err != nil {
+		pc.log.Error("profile "+string(pr.Outcome), append(attrs, "err", pr.Err)...)
+	} else {
+		pc.log.Info("profile "+string(pr.Outcome), attrs...)
+	}
+	ctx := context.Context(a.g)
+	if a.g.Err() != nil {
+		c, cancel := context.WithTimeout(context.WithoutCancel(a.g.Context), o.ShutdownGrace/2)
+		defer cancel()
+		ctx = c
+	}
+	if err := a.r.store.Audit(ctx, p.Database, rec); err != nil {
+		pc.log.Error("audit record not written", "err", err)
+	}
+}

@@ -1,0 +1,206 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/store"
+)
+
+// attempt is one run's work under the lock: the lease, its guard (the
+// context every write is sent under), the markers read once the lock was
+// held, and the logger with the run's fields.
+type attempt struct {
+	r     *Runner
+	g     *leaseGuard
+	lease *lock.Lease
+	log   *slog.Logger
+	prevs map[string]*store.Marker
+	where atomic.Pointer[string] // what runs, for the watchdog's error
+
+	parent    context.Context // the run's context, which the guard derives from
+	stopGuard func()          // stops the renewal loop and cancels g
+}
+
+// work is what runs under the lock.
+type work func(a *attempt) error
+
+// underLock bounds the whole by the run timeout, takes the lock and starts
+// guarding it at once (lease renewal, and validity counted from before the
+// acquire request), reads the markers of profs (after taking the lock: a
+// runner that waited finds the work of the one before it done), makes sure
+// the fence is above them, then runs w with the stall watchdog on, and
+// releases the lock, also when w failed or was interrupted.
+func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.Profile, w work) error {
+	start := r.opts.Now()
+	log := r.log.With("run_id", r.opts.RunID)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if r.opts.Timeout > 0 {
+		var cancelT context.CancelFunc
+		ctx, cancelT = context.WithTimeoutCause(ctx, r.opts.Timeout,
+			fmt.Errorf("%w: the %s took longer than %s", ErrTimeout, what, r.opts.Timeout))
+		defer cancelT()
+	}
+	a, err := r.begin(ctx, log)
+	if err != nil {
+		r.rep.EndRun("lock-not-acquired", r.opts.Now().Sub(start))
+		return err
+	}
+	err = a.readMarkers(profs)
+	if err == nil {
+		err = a.checkFence()
+	}
+	if err == nil {
+		a.log = a.log.With("fence", a.lease.Fence())
+		if r.opts.StallTimeout > 0 {
+			go r.watchdog(a.g, a.current)
+		}
+		err = w(a)
+	}
+	a.end()
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	r.rep.EndRun(outcome, r.opts.Now().Sub(start))
+	return err
+}
+
+// begin takes the lock and starts renewing it.
+func (r *Runner) begin(ctx context.Context, log *slog.Logger) (*attempt, error) {
+	lease, err := r.acquire(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &attempt{r: r, lease: lease, log: log, parent: ctx}
+	a.guard()
+	return a, nil
+}
+
+// guard starts the lease guard and its renewal loop for a.lease.
+func (a *attempt) guard() {
+	g := newLeaseGuard(a.parent, a.lease, a.r.locker.TTL())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.r.renew(g, a.lease, a.log)
+	}()
+	a.g = g
+	a.stopGuard = func() { g.cancel(nil); <-done }
+}
+
+// end stops the guard and releases the lock.
+func (a *attempt) end() {
+	a.stopGuard()
+	a.r.releaseLock(a.parent, a.lease, a.log)
+}
+
+// current names what runs, for the watchdog.
+func (a *attempt) current() string {
+	if w := a.where.Load(); w != nil {
+		return *w
+	}
+	return "the run"
+}
+
+// begins marks the start of something that reports progress (a step, a
+// snapshot, a reset): the watchdog names it.
+func (a *attempt) begins(where string) {
+	a.where.Store(&where)
+	a.r.rep.Heartbeat()
+}
+
+func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, error) {
+	wctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
+	defer cancel()
+	t0 := r.opts.Now()
+	log.Info("acquiring lock", "lock", r.locker.Name(), "lock_wait", r.opts.LockWait.String())
+	lease, err := r.locker.Acquire(wctx)
+	waited := r.opts.Now().Sub(t0)
+	r.rep.LockWaited(waited)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx) // interrupted or run timeout while waiting
+		}
+		return nil, fmt.Errorf("lock %s not acquired within %s: %w", r.locker.Name(), r.opts.LockWait, err)
+	}
+	h := lease.Holder()
+	r.rep.SetLock(true, lease.Fence(), h.RunID+"@"+h.Host)
+	log.Info("lock acquired", "lock", r.locker.Name(), "fence", lease.Fence(), "waited_ms", waited.Milliseconds())
+	return lease, nil
+}
+
+// readMarkers reads the marker of every profile of profs (nil when none).
+func (a *attempt) readMarkers(profs []*profiles.Profile) error {
+	a.prevs = make(map[string]*store.Marker, len(profs))
+	for _, p := range profs {
+		m, err := a.r.store.Marker(a.g, p.Database, p.Name)
+		if err != nil {
+			if c := a.g.cause(); c != nil {
+				return c
+			}
+			return err
+		}
+		a.prevs[p.Name] = m
+	}
+	return nil
+}
+
+// checkFence makes sure the lease's fence is above every stored marker's. It
+// is not when Redis lost the fence counter (a restart without persistence):
+// then the counter is raised past the markers and the lock taken again, so
+// that this run's markers are not refused as stale.
+func (a *attempt) checkFence() error {
+	var top int64
+	for _, m := range a.prevs {
+		if m != nil && m.Fence > top {
+			top = m.Fence
+		}
+	}
+	if top < a.lease.Fence() {
+		return nil
+	}
+	r := a.r
+	a.log.Warn("fence counter is behind the stored markers (Redis lost its data?); raising it and taking the lock again",
+		"fence", a.lease.Fence(), "highest_marker_fence", top)
+	if _, err := r.locker.RaiseFence(a.g, top); err != nil {
+		return err
+	}
+	a.stopGuard()
+	if err := a.lease.Release(a.parent); err != nil && !errors.Is(err, lock.ErrLost) {
+		return err
+	}
+	lease, err := r.acquire(a.parent, a.log)
+	if err != nil {
+		a.lease = nil
+		return err
+	}
+	a.lease = lease
+	a.guard()
+	return nil
+}
+
+// releaseLock releases the lease, with a context of its own bounded by the
+// shutdown grace (the run's may be cancelled), and logs how it went.
+func (r *Runner) releaseLock(ctx context.Context, lease *lock.Lease, log *slog.Logger) {
+	if lease == nil {
+		return // taking the lock again failed
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.ShutdownGrace)
+	defer cancel()
+	switch err := lease.Release(c); {
+	case err == nil:
+		log.Info("lock released", "lock", r.locker.Name())
+	case errors.Is(err, lock.ErrLost):
+		log.Warn("lock was lost before release", "lock", r.locker.Name())
+	default:
+		log.Warn("release lock", "err", err)
+	}
+	r.rep.SetLock(false, lease.Fence(), "")
+}

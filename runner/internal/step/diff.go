@@ -1,0 +1,100 @@
+package step
+
+import (
+	"context"
+	"slices"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/srvthreds/bootstrap/internal/mongox"
+)
+
+// diffListed is how many changed _ids a Diff lists.
+const diffListed = 10
+
+// Diff tells, for the documents of one step in one collection, how those a
+// re-apply would write compare with those stored, ignoring the DocSet's
+// Ignore fields.
+type Diff struct {
+	Step       string   `json:"step"`       // "<index>:<kind>"
+	Collection string   `json:"collection"` // "<db>.<collection>"
+	Insert     int      `json:"insert"`     // no stored document
+	Change     int      `json:"change"`     // a stored document that differs
+	Unchanged  int      `json:"unchanged"`
+	Changed    []string `json:"changed,omitempty"` // the _ids of the first changed documents (at most 10)
+	Note       string   `json:"note,omitempty"`
+}
+
+// compared returns the fields of ds's documents that a comparison keeps: for
+// an Update set the fields it sets, otherwise all, less Ignore.
+func (ds *DocSet) compared(want bson.D) func(string) bool {
+	return func(k string) bool {
+		if slices.Contains(ds.Ignore, k) {
+			return false
+		}
+		if !ds.Update {
+			return true
+		}
+		for _, e := range want {
+			if e.Key == k {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// DiffDocs compares the documents ds writes with those mc holds. It writes
+// nothing.
+func DiffDocs(ctx context.Context, mc *mongo.Client, stepName string, ds *DocSet) (Diff, error) {
+	d := Diff{Step: stepName, Collection: ds.DB + "." + ds.Coll, Note: ds.Note}
+	keys := make([]bson.RawValue, 0, len(ds.Docs))
+	want := make(map[string][]byte, len(ds.Docs))
+	keep := map[string]func(string) bool{}
+	for _, doc := range ds.Docs {
+		k, err := mongox.RawValueOf(doc.Key)
+		if err != nil {
+			return d, err
+		}
+		vk := mongox.ValueKey(k)
+		keep[vk] = ds.compared(doc.Doc)
+		raw, err := bson.Marshal(doc.Doc)
+		if err != nil {
+			return d, err
+		}
+		if want[vk], err = mongox.Project(raw, keep[vk]); err != nil {
+			return d, err
+		}
+		keys = append(keys, k)
+	}
+	coll := mc.Database(ds.DB).Collection(ds.Coll)
+	err := mongox.Batcher{}.FindByKey(ctx, coll, ds.Field, keys, func(part []bson.RawValue, found map[string][]bson.Raw) error {
+		for _, k := range part {
+			vk := mongox.ValueKey(k)
+			docs := found[vk]
+			if len(docs) == 0 {
+				d.Insert++
+				continue
+			}
+			got, err := mongox.Project(docs[0], keep[vk])
+			if err != nil {
+				return err
+			}
+			if string(got) == string(want[vk]) {
+				d.Unchanged++
+				continue
+			}
+			d.Change++
+			if len(d.Changed) < diffListed {
+				id := k
+				if v, err := docs[0].LookupErr("_id"); err == nil {
+					id = v
+				}
+				d.Changed = append(d.Changed, mongox.DisplayValue(id))
+			}
+		}
+		return nil
+	})
+	return d, err
+}

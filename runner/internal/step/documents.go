@@ -1,0 +1,65 @@
+package step
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/srvthreds/bootstrap/internal/jsbson"
+	"github.com/srvthreds/bootstrap/internal/mongox"
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/store"
+)
+
+// documents replace-upserts every document of the step into
+// <db>.<collection>, matched on its key field (default _id; a dotted path
+// reaches into sub-documents). A document keeps its own _id when it has
+// one; otherwise an inserted document gets one from the server and a
+// replaced one keeps the stored one.
+type documents struct{}
+
+func (documents) Writes(env *Env, s profiles.Step) (*Writes, error) {
+	st := s.Documents
+	if st == nil {
+		return nil, errors.New("documents: step has no documents")
+	}
+	if st.Collection == "" {
+		return nil, errors.New("documents: no collection")
+	}
+	ds := &DocSet{DB: env.DB, Coll: st.Collection, Field: cmp.Or(st.Key, "_id"), Ignore: []string{"modified"}}
+	withID := true
+	for _, it := range st.Items {
+		doc, err := jsbson.Doc(it.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("documents: %s[%d]: %w", it.File, it.Index, err)
+		}
+		v, ok := mongox.LookupPath(doc, ds.Field)
+		if !ok {
+			return nil, fmt.Errorf("documents: %s[%d]: no %q field", it.File, it.Index, ds.Field)
+		}
+		if _, ok := mongox.LookupPath(doc, "_id"); !ok {
+			withID = false
+		}
+		ds.Docs = append(ds.Docs, Doc{Key: v, Doc: doc})
+	}
+	if !withID {
+		// A document without _id keeps the stored one: compare without it.
+		ds.Ignore = append(ds.Ignore, "_id")
+	}
+	return &Writes{Docs: []*DocSet{ds}}, nil
+}
+
+func (k documents) Apply(ctx context.Context, env *Env, s profiles.Step) (store.StepRecord, error) {
+	rec := store.StepRecord{Name: s.Name(), Kind: s.Kind}
+	w, err := k.Writes(env, s)
+	if err != nil {
+		return rec, err
+	}
+	c, err := w.execute(ctx, env)
+	rec.Written = c.Docs
+	if err != nil {
+		return rec, fmt.Errorf("documents: %w", err)
+	}
+	return rec, nil
+}

@@ -1,0 +1,241 @@
+package step
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/srvthreds/bootstrap/internal/mongox"
+)
+
+// Writes is what one step writes: documents and Redis keys. Apply executes
+// it, the plan diff compares it with what is stored, and a snapshot reads
+// what it will overwrite; pruning and verification use it the same way.
+type Writes struct {
+	Docs  []*DocSet
+	Redis []RedisWrite
+	// Opaque: the step acts outside both stores (http, exec); nothing of
+	// what it does can be described, compared or snapshotted.
+	Opaque bool
+}
+
+// DocSet is documents of one collection, each matched on Field and written
+// with an upsert.
+type DocSet struct {
+	DB, Coll string
+	Field    string // "_id" or a dotted path into the document
+	// Update: the documents' fields are $set (other stored fields stay);
+	// otherwise each document replaces the one it matches.
+	Update bool
+	// Ignore names the top-level fields that a comparison with the stored
+	// documents leaves out ("modified", a password hash).
+	Ignore []string
+	Docs   []Doc
+	Note   string // a remark for the plan
+}
+
+// Doc is one document and the value of its DocSet's Field.
+type Doc struct {
+	Key any
+	Doc bson.D
+}
+
+// RedisWrite is one Redis key as a step leaves it. Type "string", "hash" or
+// "set" writes the key whole (a hash or set is deleted and written again, so
+// that fields or members no longer listed vanish), with TTL when positive;
+// Type "" deletes it. Index, when set, is a set that lists the key as
+// Member: SADD when written, SREM when deleted.
+type RedisWrite struct {
+	Key     string
+	Type    string
+	String  string
+	Fields  []string // hash: field, value, field, value, ...
+	Members []string
+	TTL     time.Duration
+	Index   string
+	Member  string
+}
+
+// Redis key types of RedisWrite.Type.
+const (
+	TypeString = "string"
+	TypeHash   = "hash"
+	TypeSet    = "set"
+	TypeDelete = ""
+)
+
+// Counts is what executing Writes did.
+type Counts struct {
+	Docs    int64 // documents written
+	Keys    int64 // Redis keys written
+	Removed int64 // Redis keys deleted that existed
+}
+
+// Size is the number of documents and Redis keys w writes.
+func (w *Writes) Size() int {
+	n := len(w.Redis)
+	for _, ds := range w.Docs {
+		n += len(ds.Docs)
+	}
+	return n
+}
+
+// execute writes w: the documents of each DocSet in batches of unordered
+// upserts, then the Redis keys in batches, each batch one MULTI/EXEC
+// transaction sent in one round trip, so that a reader never sees a hash or
+// set half-written. Every batch is reported to env.Progress.
+func (w *Writes) execute(ctx context.Context, env *Env) (Counts, error) {
+	var c Counts
+	env.Progress.SetTotal(int64(w.Size()))
+	for _, ds := range w.Docs {
+		n, err := ds.write(ctx, env)
+		c.Docs += n
+		if err != nil {
+			return c, err
+		}
+	}
+	err := mongox.Chunks(w.Redis, env.BatchSize, func(part []RedisWrite) error {
+		removed, err := writeRedisBatch(ctx, env, part)
+		if err != nil {
+			return fmt.Errorf("redis keys %q..%q: %w", part[0].Key, part[len(part)-1].Key, err)
+		}
+		c.Removed += removed
+		for _, rw := range part {
+			if rw.Type != TypeDelete {
+				c.Keys++
+			}
+		}
+		env.Progress.Add(int64(len(part)))
+		return nil
+	})
+	return c, err
+}
+
+// Filter is the filter that matches d in its set.
+func (ds *DocSet) Filter(d Doc) bson.D { return bson.D{{Key: ds.Field, Value: d.Key}} }
+
+func (ds *DocSet) write(ctx context.Context, env *Env) (int64, error) {
+	if len(ds.Docs) == 0 {
+		return 0, nil
+	}
+	models := make([]mongo.WriteModel, len(ds.Docs))
+	for i, d := range ds.Docs {
+		if ds.Update {
+			models[i] = mongo.NewUpdateOneModel().SetFilter(ds.Filter(d)).
+				SetUpdate(bson.D{{Key: "$set", Value: d.Doc}}).SetUpsert(true)
+		} else {
+			models[i] = mongo.NewReplaceOneModel().SetFilter(ds.Filter(d)).SetReplacement(d.Doc).SetUpsert(true)
+		}
+	}
+	return env.batcher().BulkWrite(ctx, env.Mongo.Database(ds.DB).Collection(ds.Coll), models)
+}
+
+// writeRedisBatch writes part in one transaction and returns how many of
+// its deleted keys existed.
+func writeRedisBatch(ctx context.Context, env *Env, part []RedisWrite) (int64, error) {
+	var dels []*redis.IntCmd
+	err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
+		dels = dels[:0]
+		_, err := env.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			added, removed := map[string][]any{}, map[string][]any{}
+			var order []string
+			for _, rw := range part {
+				if rw.Type == TypeDelete {
+					dels = append(dels, pipe.Del(ctx, rw.Key))
+				} else if err := queueKey(ctx, pipe, rw); err != nil {
+					return err
+				}
+				if rw.Index == "" {
+					continue
+				}
+				if _, ok := added[rw.Index]; !ok {
+					if _, ok := removed[rw.Index]; !ok {
+						order = append(order, rw.Index)
+					}
+				}
+				if rw.Type == TypeDelete {
+					removed[rw.Index] = append(removed[rw.Index], rw.Member)
+				} else {
+					added[rw.Index] = append(added[rw.Index], rw.Member)
+				}
+			}
+			for _, set := range order {
+				if len(added[set]) > 0 {
+					pipe.SAdd(ctx, set, added[set]...)
+				}
+				if len(removed[set]) > 0 {
+					pipe.SRem(ctx, set, removed[set]...)
+				}
+			}
+			return nil
+		})
+		return err
+	})
+	var n int64
+	for _, d := range dels {
+		n += d.Val()
+	}
+	return n, err
+}
+
+// queueKey queues the commands that write rw: a string is SET (with PX when
+// it has a TTL, so an earlier TTL is cleared otherwise); a hash or a set is
+// deleted and written again, then given its TTL.
+func queueKey(ctx context.Context, pipe redis.Pipeliner, rw RedisWrite) error {
+	ttl := RedisTTL(rw.TTL)
+	switch rw.Type {
+	case TypeString:
+		pipe.Set(ctx, rw.Key, rw.String, ttl)
+		return nil
+	case TypeHash:
+		pipe.Del(ctx, rw.Key)
+		if len(rw.Fields) > 0 {
+			pipe.HSet(ctx, rw.Key, toAny(rw.Fields)...)
+		}
+	case TypeSet:
+		pipe.Del(ctx, rw.Key)
+		if len(rw.Members) > 0 {
+			pipe.SAdd(ctx, rw.Key, toAny(rw.Members)...)
+		}
+	default:
+		return fmt.Errorf("key %q: unknown type %q", rw.Key, rw.Type)
+	}
+	if ttl > 0 {
+		pipe.PExpire(ctx, rw.Key, ttl)
+	}
+	return nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// RedisTTL rounds a positive TTL up to whole milliseconds, the precision
+// of PX and PEXPIRE.
+func RedisTTL(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return 0
+	}
+	return (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
+// sortedIDs returns the members of the writes of w listed in index, sorted.
+func (w *Writes) indexed(index string) []string {
+	var out []string
+	for _, rw := range w.Redis {
+		if rw.Index == index && rw.Type != TypeDelete {
+			out = append(out, rw.Member)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

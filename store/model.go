@@ -1,0 +1,100 @@
+package store
+
+import (
+	"time"
+
+	"github.com/srvthreds/bootstrap/profiles"
+)
+
+// Outcome of one profile in one run, as stored in audit records.
+type Outcome string
+
+const (
+	OutcomeApplied     Outcome = "applied"
+	OutcomeSkipped     Outcome = "skipped"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeInterrupted Outcome = "interrupted"
+	OutcomeUnlocked    Outcome = "unlocked"    // a forced or stale lock break
+	OutcomeRolledBack  Outcome = "rolled-back" // restored from snapshots by a rollback
+)
+
+// Sources of a marker: what wrote it.
+const (
+	SourceRun      = "run"
+	SourceRollback = "rollback"
+)
+
+// Collections the runner keeps in each profile's database (SPEC §4).
+const (
+	MarkersCollection   = "bootstrap_markers"
+	AuditCollection     = "bootstrap_audit"
+	SnapshotsCollection = "bootstrap_snapshots"
+)
+
+// Marker records that a profile version was applied completely. It is
+// written only after every step succeeded, and only when its Fence is higher
+// than the stored one.
+type Marker struct {
+	Profile    string       `bson:"_id" json:"profile"`
+	Version    string       `bson:"version" json:"version"`
+	HashAlgo   int          `bson:"hashAlgo" json:"hashAlgo"`
+	Fence      int64        `bson:"fence" json:"fence"`
+	RunID      string       `bson:"runId" json:"runId"`
+	AppliedAt  time.Time    `bson:"appliedAt" json:"appliedAt"`
+	DurationMs int64        `bson:"durationMs" json:"durationMs"`
+	Host       string       `bson:"host" json:"host"`
+	Image      string       `bson:"image" json:"image"`
+	Steps      []StepRecord `bson:"steps" json:"steps"`
+
+	// Source is what wrote the marker: "run" (also when empty) or
+	// "rollback".
+	Source string `bson:"source,omitempty" json:"source,omitempty"`
+	// RolledBackFrom is the version a rollback replaced.
+	RolledBackFrom string `bson:"rolledBackFrom,omitempty" json:"rolledBackFrom,omitempty"`
+	// RestoredFence is, on a rollback's marker, the fence of the run whose
+	// state the rollback restored; it links the marker to the snapshots of
+	// the versions before it.
+	RestoredFence int64 `bson:"restoredFence,omitempty" json:"restoredFence,omitempty"`
+}
+
+// Current reports whether m records p applied at its present content: the
+// same version, hashed with the same algorithm. It is the one rule of "is
+// this profile current" for run, plan, wait and status. A nil m is not
+// current.
+func (m *Marker) Current(p *profiles.Profile) bool {
+	return m != nil && m.Version == p.Version && m.HashAlgo == p.HashAlgo
+}
+
+// StepRecord is what one step did; markers and audit records carry them.
+type StepRecord struct {
+	Name       string `bson:"name" json:"name"` // "<index>:<kind>"
+	Kind       string `bson:"kind" json:"kind"`
+	Written    int64  `bson:"written" json:"written"` // documents or keys written
+	Removed    int64  `bson:"removed" json:"removed"` // documents or keys removed
+	DurationMs int64  `bson:"durationMs" json:"durationMs"`
+	// CachedPatterns are the pattern ids a patterns step left in the Redis
+	// cache; the next version of the profile removes those it no longer
+	// caches.
+	CachedPatterns []string `bson:"cachedPatterns,omitempty" json:"cachedPatterns,omitempty"`
+	Error          string   `bson:"error,omitempty" json:"error,omitempty"`
+	// Note is a remark that is not an error, such as "skipped (too large)"
+	// on the record of a snapshot that was not taken.
+	Note string `bson:"note,omitempty" json:"note,omitempty"`
+}
+
+// AuditRecord is one profile outcome (SPEC §4), stored in
+// <db>.bootstrap_audit and logged.
+type AuditRecord struct {
+	RunID       string       `bson:"runId" json:"runId"`
+	Fence       int64        `bson:"fence" json:"fence"`
+	Profile     string       `bson:"profile" json:"profile"`
+	Version     string       `bson:"version" json:"version"`
+	PrevVersion string       `bson:"prevVersion,omitempty" json:"prevVersion,omitempty"`
+	Outcome     Outcome      `bson:"outcome" json:"outcome"`
+	Error       string       `bson:"error,omitempty" json:"error,omitempty"`
+	At          time.Time    `bson:"at" json:"at"`
+	DurationMs  int64        `bson:"durationMs" json:"durationMs"`
+	Host        string       `bson:"host" json:"host"`
+	Image       string       `bson:"image" json:"image"`
+	Steps       []StepRecord `bson:"steps,omitempty" json:"steps,omitempty"`
+}

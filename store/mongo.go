@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Store keeps markers, audit records and snapshots in MongoDB (SPEC §4).
+// Markers live in <db>.bootstrap_markers of each profile's own database, so
+// dropping that database also forgets that it was bootstrapped. It uses no
+// transactions and no TTL indexes (Azure Cosmos DB, FerretDB).
+type Store struct {
+	c *mongo.Client
+}
+
+// New returns a store on c. Safe for concurrent use.
+func New(c *mongo.Client) *Store { return &Store{c: c} }
+
+// Client is the MongoDB client the store uses.
+func (s *Store) Client() *mongo.Client { return s.c }
+
+// Marker returns the marker of profile in db, or nil when there is none.
+func (s *Store) Marker(ctx context.Context, db, profile string) (*Marker, error) {
+	var m Marker
+	err := s.c.Database(db).Collection(MarkersCollection).FindOne(ctx, bson.D{{Key: "_id", Value: profile}}).Decode(&m)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read marker %s.%s: %w", db, profile, err)
+	}
+	return &m, nil
+}
+
+// PutMarker writes m only if the stored marker's fence is lower: a replace
+// conditioned on {fence: {$lt: m.Fence}}, and when nothing matched an insert,
+// which fails with a duplicate key when a marker with a fence >= m.Fence is
+// stored. No transaction is needed.
+func (s *Store) PutMarker(ctx context.Context, db string, m *Marker) error {
+	coll := s.c.Database(db).Collection(MarkersCollection)
+	// A replace, not a $set: the optional fields of the marker it replaces
+	// (say, a rollback's) must not survive.
+	res, err := coll.ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: m.Profile}, {Key: "fence", Value: bson.D{{Key: "$lt", Value: m.Fence}}}}, m)
+	if err != nil {
+		return fmt.Errorf("write marker %s.%s: %w", db, m.Profile, err)
+	}
+	if res.MatchedCount == 1 {
+		return nil
+	}
+	if _, err := coll.InsertOne(ctx, m); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("write marker %s.%s with fence %d: %w", db, m.Profile, m.Fence, ErrFenced)
+		}
+		return fmt.Errorf("write marker %s.%s: %w", db, m.Profile, err)
+	}
+	return nil
+}
+
+// Audit inserts r into <db>.bootstrap_audit.
+func (s *Store) Audit(ctx context.Context, db string, r *AuditRecord) error {
+	if _, err := s.c.Database(db).Collection(AuditCollection).InsertOne(ctx, r); err != nil {
+		return fmt.Errorf("write audit record %s.%s: %w", db, r.Profile, err)
+	}
+	return nil
+}
+
+// History returns the audit records of db, newest first, for the given
+// profiles (all when empty), at most limit (all when <= 0).
+func (s *Store) History(ctx context.Context, db string, profiles []string, limit int) ([]AuditRecord, error) {
+	filter := bson.D{}
+	if len(profiles) > 0 {
+		filter = bson.D{{Key: "profile", Value: bson.D{{Key: "$in", Value: profiles}}}}
+	}
+	o := options.Find().SetSort(bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}})
+	if limit > 0 {
+		o.SetLimit(int64(limit))
+	}
+	cur, err := s.c.Database(db).Collection(AuditCollection).Find(ctx, filter, o)
+	if err != nil {
+		return nil, fmt.Errorf("read audit %s: %w", db, err)
+	}
+	var out []AuditRecord
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read audit %s: %w", db, err)
+	}
+	return out, nil
+}
+
+// Markers returns every marker stored in db.
+func (s *Store) Markers(ctx context.Context, db string) ([]Marker, error) {
+	cur, err := s.c.Database(db).Collection(MarkersCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("read markers %s: %w", db, err)
+	}
+	var out []Marker
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read markers %s: %w", db, err)
+	}
+	return out, nil
+}
+
+// Millis returns t in UTC truncated to milliseconds, as BSON dates store it.
+func Millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
