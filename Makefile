@@ -59,8 +59,20 @@ test: test-images $(if $(BOOTSTRAP_TEST_RUNNER_IMAGE),,image) ## every test, wit
 test-unit: ## unit tests only: -short, no Docker
 	$(GO) test -short -count=1 $(GOTESTFLAGS) ./...
 
-lint: ## go vet, and gofmt must have nothing to say
-	$(GO) vet ./...
+# staticcheck, pinned, built from the Go module proxy into .cache/ once.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(CURDIR)/.cache/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+# Every Go module of the repository.
+MODULES := . bench deploy/render
+
+$(STATICCHECK):
+	GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK) ## go vet and staticcheck on every module; gofmt must have nothing to say
+	@for m in $(MODULES); do \
+		echo "lint $$m"; \
+		(cd $$m && $(GO) vet ./... && $(STATICCHECK) ./...) || exit 1; \
+	done
 	@out=$$(gofmt -l $$(find . -type f -name '*.go' -not -path './.*')); \
 	if [ -n "$$out" ]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
 

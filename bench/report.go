@@ -73,11 +73,6 @@ func (s *section) table(header []string, rows ...[]string) {
 	s.blocks = append(s.blocks, strings.TrimSuffix(b.String(), "\n"))
 }
 
-// list adds a bulleted list.
-func (s *section) list(items ...string) {
-	s.blocks = append(s.blocks, "- "+strings.Join(items, "\n- "))
-}
-
 // image adds an image, at a path relative to the report.
 func (s *section) image(alt, path string) {
 	s.blocks = append(s.blocks, fmt.Sprintf("![%s](%s)", alt, path))

@@ -92,7 +92,7 @@ func NewState(opts *StateOptions) *State {
 		stallTimeout: o.StallTimeout,
 		started:      o.Now(),
 	}
-		s.metrics = newMetrics(s)
+	s.metrics = newMetrics(s)
 	return s
 }
 

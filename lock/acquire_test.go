@@ -417,7 +417,7 @@ func TestAcquireRetriesWhenTheLeaseRunsOut(t *testing.T) {
 		var attempts []time.Time
 		f := &fakeRedis{answer: func(c fakeCall) (any, error) {
 			attempts = append(attempts, time.Now())
-			if left := free.Sub(time.Now()); left > 0 {
+			if left := time.Until(free); left > 0 {
 				reply := heldReply()
 				reply[1] = left.Milliseconds() // PTTL of the lock key
 				return reply, nil

@@ -6,8 +6,10 @@
 //
 //  1. waits, bounded by Options.LockWait, for the lock (lock.Locker), logging
 //     who holds it;
-//  2. renews the lease every ttl/3 in a goroutine it owns, and cancels the
-//     work when a renewal finds the lease lost or cannot confirm it in time;
+//  2. from the moment it holds the lock, renews the lease every ttl/3 in a
+//     goroutine it owns, and cancels the work when a renewal finds the lease
+//     lost or cannot confirm it in time (validity counted on the monotonic
+//     clock from before each request);
 //     before every batch a step checks its context, whose Err also reports a
 //     lease that is past its last confirmed validity (a process that was
 //     frozen stops before writing);
@@ -16,14 +18,16 @@
 //  4. before re-applying a profile over an earlier version, stores a snapshot
 //     of what its steps will overwrite or remove (<db>.bootstrap_snapshots,
 //     the newest Options.KeepVersions kept), which Runner.Rollback restores;
-//  5. applies the steps of each profile that is new or changed, in batches,
-//     reporting progress that a watchdog checks against the stall timeout;
+//  5. applies the steps of each profile that is new or changed, in batches
+//     (one type per step kind in runner/internal/step, each describing what
+//     it writes), reporting progress to the Reporter, the one stall clock
+//     that the watchdog and /livez read;
 //  6. writes the marker only after every step succeeded, fenced: it is stored
-//     only if the stored marker's fence is lower (MarkerStore.PutMarker);
+//     only if the stored marker's fence is lower (store.Store.PutMarker);
 //  7. writes one audit record per profile outcome, and logs it;
 //  8. releases the lock, also when interrupted, within the shutdown grace.
 //
-// Errors map to the exit codes of SPEC §6: ErrUnreachable (6),
+// Errors map to the exit codes of SPEC §6: conn.ErrUnreachable (6),
 // lock.ErrNotAcquired (4), ErrLockLost (5), *StepError (7), ErrStalled and
 // ErrTimeout (8), and the cause of the context's cancellation (signals).
 //

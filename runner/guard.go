@@ -134,6 +134,12 @@ func (r *Runner) watchdog(g *leaseGuard, where func() string) {
 		if !r.rep.Stalled() {
 			continue
 		}
+		if g.expired() {
+			// Frozen (SIGSTOP, docker pause) rather than stalled: the
+			// renewals stopped too, and the lost lease is the cause.
+			g.cancel(errLeaseExpired)
+			return
+		}
 		if since := r.rep.SinceProgress(); since > r.opts.StallTimeout+every {
 			g.cancel(fmt.Errorf("%w: %s reported no progress for %s (stall timeout %s)",
 				ErrStalled, where(), since.Round(time.Millisecond), r.opts.StallTimeout))

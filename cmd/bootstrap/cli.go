@@ -131,7 +131,7 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	var h slog.Handler
 	switch format {
 	case "pretty":
-		h = tint.NewHandler(w, &tint.Options{Level: lvl, ReplaceAttr: redactAttr, TimeFormat: "15:04:05.000"})
+		h = tint.NewTextHandler(w, &tint.Options{Level: lvl, ReplaceAttr: redactAttr, TimeFormat: "15:04:05.000"})
 	case "text":
 		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: redactAttr})
 	default:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -268,45 +269,55 @@ func readKeys(ctx context.Context, rc redis.UniversalClient, log *slog.Logger, k
 	}
 	items := make([]Item, len(keys))
 	for i, k := range keys {
-		it := Item{Kind: itemKey, Key: k, Type: keyNone}
-		if d := ttls[i].Val(); d > 0 {
-			it.PTTL = max(1, d.Milliseconds())
-		}
-		switch cmd := vals[i].(type) {
-		case nil:
-		case *redis.StringCmd:
-			if cmd.Err() != nil {
-				if !errors.Is(cmd.Err(), redis.Nil) {
-					return nil, fmt.Errorf("read redis key %q: %w", k, cmd.Err())
-				}
-				break
-			}
-			if types[i].Val() == keyString {
-				it.Type, it.String = keyString, cmd.Val()
-			} else {
-				it.Type, it.Dump = keyDump, []byte(cmd.Val())
-			}
-		case *redis.MapStringStringCmd:
-			m := cmd.Val()
-			if len(m) == 0 {
-				break // gone in between
-			}
-			it.Type = keyHash
-			for _, f := range slices.Sorted(maps.Keys(m)) {
-				it.Fields = append(it.Fields, f, m[f])
-			}
-		case *redis.StringSliceCmd:
-			if len(cmd.Val()) == 0 {
-				break
-			}
-			it.Type, it.Members = keySet, slices.Sorted(slices.Values(cmd.Val()))
-		}
-		if it.Type == keyNone {
-			it.PTTL = 0
+		it, err := keyItem(k, types[i].Val(), ttls[i].Val(), vals[i])
+		if err != nil {
+			return nil, err
 		}
 		items[i] = it
 	}
 	return items, nil
+}
+
+// keyItem is the item of key k read as type typ with the remaining ttl and
+// the reply of the read of its value (nil when it did not exist).
+func keyItem(k, typ string, ttl time.Duration, val redis.Cmder) (Item, error) {
+	it := Item{Kind: itemKey, Key: k, Type: keyNone}
+	if ttl > 0 {
+		it.PTTL = max(1, ttl.Milliseconds())
+	}
+	switch cmd := val.(type) {
+	case nil:
+	case *redis.StringCmd:
+		if cmd.Err() != nil {
+			if !errors.Is(cmd.Err(), redis.Nil) {
+				return it, fmt.Errorf("read redis key %q: %w", k, cmd.Err())
+			}
+			break
+		}
+		if typ == keyString {
+			it.Type, it.String = keyString, cmd.Val()
+		} else {
+			it.Type, it.Dump = keyDump, []byte(cmd.Val())
+		}
+	case *redis.MapStringStringCmd:
+		m := cmd.Val()
+		if len(m) == 0 {
+			break // gone in between
+		}
+		it.Type = keyHash
+		for _, f := range slices.Sorted(maps.Keys(m)) {
+			it.Fields = append(it.Fields, f, m[f])
+		}
+	case *redis.StringSliceCmd:
+		if len(cmd.Val()) == 0 {
+			break
+		}
+		it.Type, it.Members = keySet, slices.Sorted(slices.Values(cmd.Val()))
+	}
+	if it.Type == keyNone {
+		it.PTTL = 0
+	}
+	return it, nil
 }
 
 // readMembers reads whether each member belongs to the Redis set.

@@ -29,8 +29,6 @@ const (
 	// itemOverhead is what an item adds to its chunk beyond its
 	// own BSON: the array element's type byte and index key.
 	itemOverhead = 8
-
-	snapshotStepName = "snapshot"
 )
 
 // Kinds of snapshot items.

@@ -51,15 +51,7 @@ func (documents) Writes(env *Env, s profiles.Step) (*Writes, error) {
 }
 
 func (k documents) Apply(ctx context.Context, env *Env, s profiles.Step) (store.StepRecord, error) {
-	rec := store.StepRecord{Name: s.Name(), Kind: s.Kind}
-	w, err := k.Writes(env, s)
-	if err != nil {
-		return rec, err
-	}
-	c, err := w.execute(ctx, env)
+	rec, _, c, err := describe(ctx, env, k, s)
 	rec.Written = c.Docs
-	if err != nil {
-		return rec, fmt.Errorf("documents: %w", err)
-	}
-	return rec, nil
+	return rec, err
 }

@@ -67,25 +67,86 @@ type httpCall struct {
 func (a httpCall) Apply(ctx context.Context, env *Env, s profiles.Step) (store.StepRecord, error) {
 	start := time.Now()
 	rec := store.StepRecord{Name: s.Name(), Kind: s.Kind}
-	result := func(err error) (store.StepRecord, error) {
-		rec.DurationMs = time.Since(start).Milliseconds()
-		return rec, err
+	err := a.call(ctx, env, s.HTTP)
+	if err == nil {
+		rec.Written = 1
 	}
-	h := s.HTTP
+	rec.DurationMs = time.Since(start).Milliseconds()
+	return rec, err
+}
+
+// httpRequest is an http step ready to send: its defaults applied, its
+// secrets read, and what to log of it redacted.
+type httpRequest struct {
+	*profiles.HTTPStep
+	method  string
+	timeout time.Duration
+	expect  []int
+	target  string // the URL, redacted
+	headers map[string]string
+	scrub   *strings.Replacer // removes the secrets from a text
+	log     *slog.Logger
+}
+
+func (a httpCall) call(ctx context.Context, env *Env, h *profiles.HTTPStep) error {
 	if h == nil {
-		return result(errors.New("http: step has no http"))
+		return errors.New("http: step has no http")
 	}
-	method := strings.ToUpper(h.Method)
-	if method == "" {
-		method = profiles.DefaultHTTPMethod
+	hr, err := newHTTPRequest(env, h)
+	if err != nil {
+		return err
 	}
-	timeout := h.Timeout
-	if timeout <= 0 {
-		timeout = profiles.DefaultHTTPTimeout
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, hr.timeout)
+	defer cancel()
+	var body any
+	if h.Body != nil {
+		body = h.Body
 	}
-	expect := h.Expect
-	if len(expect) == 0 {
-		expect = profiles.DefaultHTTPExpect()
+	req, err := retryablehttp.NewRequestWithContext(ctx, hr.method, h.URL, body)
+	if err != nil {
+		return fmt.Errorf("http %s %s: %s", hr.method, hr.target, hr.scrub.Replace(err.Error()))
+	}
+	for name, value := range hr.headers {
+		if http.CanonicalHeaderKey(name) == "Host" {
+			req.Host = value
+			continue
+		}
+		req.Header.Set(name, value)
+	}
+	attempts := 0
+	client := a.client(hr, env.Progress, &attempts)
+	defer client.HTTPClient.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		return hr.failed(resp, err, attempts, parent.Err() == nil)
+	}
+	defer resp.Body.Close()
+	if !slices.Contains(hr.expect, resp.StatusCode) {
+		msg := fmt.Sprintf("http %s %s: status %d after %s, want one of %v",
+			hr.method, hr.target, resp.StatusCode, attemptsText(attempts), hr.expect)
+		if snippet := httpSnippet(resp.Body, httpErrorBodyMax); snippet != "" {
+			msg += ": " + hr.scrub.Replace(snippet)
+		}
+		return errors.New(msg)
+	}
+	env.Progress.SetTotal(1)
+	env.Progress.Add(1)
+	hr.log.Info("http done", "status", resp.StatusCode, "attempts", attempts)
+	return nil
+}
+
+// newHTTPRequest applies h's defaults and reads its secrets.
+func newHTTPRequest(env *Env, h *profiles.HTTPStep) (*httpRequest, error) {
+	hr := &httpRequest{HTTPStep: h, method: strings.ToUpper(h.Method), timeout: h.Timeout, expect: h.Expect}
+	if hr.method == "" {
+		hr.method = profiles.DefaultHTTPMethod
+	}
+	if hr.timeout <= 0 {
+		hr.timeout = profiles.DefaultHTTPTimeout
+	}
+	if len(hr.expect) == 0 {
+		hr.expect = profiles.DefaultHTTPExpect()
 	}
 	u, err := url.Parse(h.URL)
 	if err != nil {
@@ -93,93 +154,65 @@ func (a httpCall) Apply(ctx context.Context, env *Env, s profiles.Step) (store.S
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error quotes the URL, secrets included
 		}
-		return result(fmt.Errorf("http: invalid url: %w", err))
+		return nil, fmt.Errorf("http: invalid url: %w", err)
 	}
-	target := redactHTTPURL(u)
+	hr.target = redactHTTPURL(u)
 	headers, secrets, err := httpHeaders(env, h)
 	if err != nil {
-		return result(fmt.Errorf("http %s %s: %w", method, target, err))
+		return nil, fmt.Errorf("http %s %s: %w", hr.method, hr.target, err)
 	}
-	scrub := httpScrubber(h.URL, u, target, secrets)
-	log := env.Log.With("method", method, "url", target)
-	progress := env.Progress
+	hr.headers = headers
+	hr.scrub = httpScrubber(h.URL, u, hr.target, secrets)
+	hr.log = env.Log.With("method", hr.method, "url", hr.target)
+	return hr, nil
+}
 
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var body any
-	if h.Body != nil {
-		body = h.Body
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, h.URL, body)
-	if err != nil {
-		return result(fmt.Errorf("http %s %s: %s", method, target, scrub.Replace(err.Error())))
-	}
-	for name, value := range headers {
-		if http.CanonicalHeaderKey(name) == "Host" {
-			req.Host = value
-			continue
-		}
-		req.Header.Set(name, value)
-	}
-
-	attempts := 0
+// client is the retrying client of hr: every attempt and response is a
+// heartbeat to progress, and *attempts counts the attempts.
+func (a httpCall) client(hr *httpRequest, progress Progress, attempts *int) *retryablehttp.Client {
 	client := retryablehttp.NewClient()
-	defer client.HTTPClient.CloseIdleConnections()
-	client.RetryMax = max(h.Retries, 0)
+	client.RetryMax = max(hr.Retries, 0)
 	client.RetryWaitMin = durationOr(a.retryWaitMin, httpRetryWaitMin)
 	client.RetryWaitMax = durationOr(a.retryWaitMax, httpRetryWaitMax)
 	retryAfterMax := durationOr(a.retryAfterMax, httpRetryAfterMax)
 	client.Backoff = func(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 		return min(retryablehttp.DefaultBackoff(lo, hi, attempt, resp), retryAfterMax)
 	}
-	client.Logger = retryLogger{log: log, scrub: scrub}
+	client.Logger = retryLogger{log: hr.log, scrub: hr.scrub}
 	client.RequestLogHook = func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
-		attempts = attempt + 1 // hooks run on the goroutine of Do
+		*attempts = attempt + 1 // hooks run on the goroutine of Do
 		progress.Add(0)
 	}
 	client.ResponseLogHook = func(_ retryablehttp.Logger, resp *http.Response) {
 		progress.Add(0)
-		log.Debug("http response", "status", resp.StatusCode, "attempt", attempts)
+		hr.log.Debug("http response", "status", resp.StatusCode, "attempt", *attempts)
 	}
 	client.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if err == nil && resp != nil && slices.Contains(expect, resp.StatusCode) {
+		if err == nil && resp != nil && slices.Contains(hr.expect, resp.StatusCode) {
 			return false, nil
 		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
 	// Keep the last response or error: the step's error says what it was.
 	client.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	return client
+}
 
-	resp, err := client.Do(req)
-	if err != nil {
-		if resp != nil {
-			_ = resp.Body.Close()
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error quotes the URL, secrets included
-		}
-		if errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
-			return result(fmt.Errorf("http %s %s: no answer within the step timeout %s (%s): %w",
-				method, target, timeout, attemptsText(attempts), err))
-		}
-		return result(fmt.Errorf("http %s %s: %s: %w", method, target, attemptsText(attempts), err))
+// failed is the step's error when the request got no usable answer;
+// timedOut: the step's own timeout ended it (not the run's context).
+func (hr *httpRequest) failed(resp *http.Response, err error, attempts int, timedOut bool) error {
+	if resp != nil {
+		_ = resp.Body.Close()
 	}
-	defer resp.Body.Close()
-	if !slices.Contains(expect, resp.StatusCode) {
-		msg := fmt.Sprintf("http %s %s: status %d after %s, want one of %v",
-			method, target, resp.StatusCode, attemptsText(attempts), expect)
-		if snippet := httpSnippet(resp.Body, httpErrorBodyMax); snippet != "" {
-			msg += ": " + scrub.Replace(snippet)
-		}
-		return result(errors.New(msg))
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // url.Error quotes the URL, secrets included
 	}
-	progress.SetTotal(1)
-	progress.Add(1)
-	rec.Written = 1
-	log.Info("http done", "status", resp.StatusCode, "attempts", attempts)
-	return result(nil)
+	if errors.Is(err, context.DeadlineExceeded) && timedOut {
+		return fmt.Errorf("http %s %s: no answer within the step timeout %s (%s): %w",
+			hr.method, hr.target, hr.timeout, attemptsText(attempts), err)
+	}
+	return fmt.Errorf("http %s %s: %s: %w", hr.method, hr.target, attemptsText(attempts), err)
 }
 
 // httpHeaders returns the headers of h, with those of HeadersFrom read from

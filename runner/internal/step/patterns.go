@@ -133,15 +133,10 @@ func (patterns) Writes(env *Env, s profiles.Step) (*Writes, error) {
 }
 
 func (k patterns) Apply(ctx context.Context, env *Env, s profiles.Step) (store.StepRecord, error) {
-	rec := store.StepRecord{Name: s.Name(), Kind: s.Kind}
-	w, err := k.Writes(env, s)
-	if err != nil {
+	rec, w, c, err := describe(ctx, env, k, s)
+	rec.Written = c.Docs
+	if err != nil || w == nil {
 		return rec, err
-	}
-	c, err := w.execute(ctx, env)
-	rec.Written, rec.Removed = c.Docs, c.Removed
-	if err != nil {
-		return rec, fmt.Errorf("patterns: %w", err)
 	}
 	rec.CachedPatterns = w.indexed(PatternIndexKey)
 	env.Log.Debug("patterns applied", "written", rec.Written, "cached", len(rec.CachedPatterns), "uncached", rec.Removed)

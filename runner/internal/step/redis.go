@@ -40,15 +40,7 @@ func (redisKeys) Writes(_ *Env, s profiles.Step) (*Writes, error) {
 }
 
 func (k redisKeys) Apply(ctx context.Context, env *Env, s profiles.Step) (store.StepRecord, error) {
-	rec := store.StepRecord{Name: s.Name(), Kind: s.Kind}
-	w, err := k.Writes(env, s)
-	if err != nil {
-		return rec, err
-	}
-	c, err := w.execute(ctx, env)
+	rec, _, c, err := describe(ctx, env, k, s)
 	rec.Written = c.Keys
-	if err != nil {
-		return rec, fmt.Errorf("redis: %w", err)
-	}
-	return rec, nil
+	return rec, err
 }

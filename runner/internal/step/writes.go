@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/internal/mongox"
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // Writes is what one step writes: documents and Redis keys. Apply executes
@@ -74,6 +76,23 @@ type Counts struct {
 	Docs    int64 // documents written
 	Keys    int64 // Redis keys written
 	Removed int64 // Redis keys deleted that existed
+}
+
+// describe executes what kind k describes for step s (its Writes) and
+// returns the record of the step with what was removed, and the counts; an
+// error is prefixed with the step's kind.
+func describe(ctx context.Context, env *Env, k Kind, s profiles.Step) (store.StepRecord, *Writes, Counts, error) {
+	rec := store.StepRecord{Name: s.Name(), Kind: s.Kind}
+	w, err := k.Writes(env, s)
+	if err != nil {
+		return rec, nil, Counts{}, err
+	}
+	c, err := w.execute(ctx, env)
+	rec.Removed = c.Removed
+	if err != nil {
+		err = fmt.Errorf("%s: %w", s.Kind, err)
+	}
+	return rec, w, c, err
 }
 
 // Size is the number of documents and Redis keys w writes.
