@@ -8,7 +8,6 @@ import (
 
 	"github.com/srvthreds/bootstrap/internal/harness"
 	"github.com/srvthreds/bootstrap/internal/testutil"
-	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
 )
 
@@ -51,11 +50,8 @@ func TestStorePutMarkerIsFenced(t *testing.T) {
 			}
 			second := marker(profile, tt.put, "second")
 			err := st.PutMarker(t.Context(), db, second)
-			if got := errors.Is(err, runner.ErrFenced); got != tt.wantFence {
+			if got := errors.Is(err, store.ErrFenced); got != tt.wantFence {
 				t.Fatalf("PutMarker at fence %d over %d: err = %v, want ErrFenced: %t", tt.put, tt.stored, err, tt.wantFence)
-			}
-			if tt.wantFence && !errors.Is(err, runner.ErrLockLost) {
-				t.Errorf("err = %v, want it to match ErrLockLost too (exit 5)", err)
 			}
 			want := second
 			if tt.wantFence {

@@ -7,6 +7,7 @@ import (
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // Exit codes (SPEC §6). They are what a Job's podFailurePolicy matches; the
@@ -45,7 +46,7 @@ func exitCode(err error) int {
 		return exitInvalid
 	case errors.Is(err, lock.ErrNotAcquired), errors.Is(err, runner.ErrWaitTimeout):
 		return exitNotAcquired
-	case errors.Is(err, runner.ErrLockLost), errors.Is(err, lock.ErrLost):
+	case errors.Is(err, runner.ErrLockLost), errors.Is(err, lock.ErrLost), errors.Is(err, store.ErrFenced):
 		return exitLockLost
 	case errors.Is(err, conn.ErrUnreachable):
 		return exitUnreachable

@@ -88,14 +88,14 @@ func documentItems(n, version int, withID bool) []profiles.DocumentItem {
 // documents unchanged, or that insert, pass). MongoDB has no such limit.
 const ferretDBChangeLimit = 99
 
-// testDocumentsBatched applies 10,000 new documents in batches of 100 (the
+// testDocumentsBatched applies 5,000 new documents in batches of 100 (the
 // default), then re-applies a changed version of 1,000 of them over the
-// stored ones (ten full commands; all 10,000 again would only add minutes
+// stored ones (ten full commands; all 5,000 again would only add minutes
 // on FerretDB) in batches of ferretDBChangeLimit. The documents carry their
 // own _id and are matched on it: FerretDB scans the whole collection for
 // any other key.
 func testDocumentsBatched(t *testing.T, mongoSrv *harness.Mongo, rc redis.UniversalClient) {
-	const db, n = "it_documents", 10000
+	const db, n = "it_documents", 5000
 	mc, stats := monitoredClient(t, mongoSrv.URI)
 	env, progress, _ := newIntegrationEnv(mc, rc, db)
 	step := profiles.Step{Kind: profiles.KindDocuments, Documents: &profiles.DocumentsStep{

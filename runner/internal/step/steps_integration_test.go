@@ -97,7 +97,7 @@ func TestStepsIntegration(t *testing.T) {
 		t.Parallel()
 		testUsers(t, mc, rc)
 	})
-	t.Run("documents_10000_in_batches", func(t *testing.T) {
+	t.Run("documents_5000_in_batches", func(t *testing.T) {
 		t.Parallel()
 		testDocumentsBatched(t, mongoSrv, rc)
 	})
