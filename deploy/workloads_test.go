@@ -133,8 +133,8 @@ func TestDeploymentWaitsForBootstrap(t *testing.T) {
 			if len(c.Args) == 0 || c.Args[0] != "wait" {
 				t.Errorf("args: got %q, want the wait command", c.Args)
 			}
-			if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "ef-detection") {
-				t.Errorf("args: got %q, want -p ef-detection", c.Args)
+			if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "example-patterns") {
+				t.Errorf("args: got %q, want -p example-patterns", c.Args)
 			}
 			explicit := slices.ContainsFunc(c.Args, func(a string) bool {
 				return a == "--timeout" || strings.HasPrefix(a, "--timeout=")

@@ -170,9 +170,9 @@ func TestChartValues(t *testing.T) {
 	}{
 		{
 			name: "profiles_in_order",
-			vals: map[string]any{"profiles": []any{"base-config", "ef-detection"}},
+			vals: map[string]any{"profiles": []any{"example-base", "example-patterns"}},
 			check: func(t *testing.T, c *corev1.Container, _ *corev1.PodSpec) {
-				if got, want := c.Args, []string{"run", "-p", "base-config", "-p", "ef-detection"}; !slices.Equal(got, want) {
+				if got, want := c.Args, []string{"run", "-p", "example-base", "-p", "example-patterns"}; !slices.Equal(got, want) {
 					t.Errorf("args: got %q, want %q", got, want)
 				}
 			},
@@ -322,7 +322,7 @@ func TestWaitInitContainerInAServiceChart(t *testing.T) {
 	pod := &o.deployments[0].Spec.Template.Spec
 	checkWaitInitContainer(t, pod, "bootstrap:"+commit)
 	c := &pod.InitContainers[0]
-	if got, want := c.Args, []string{"wait", "-p", "ef-detection", "--timeout", "10m"}; !slices.Equal(got, want) {
+	if got, want := c.Args, []string{"wait", "-p", "example-patterns", "--timeout", "10m"}; !slices.Equal(got, want) {
 		t.Errorf("args: got %q, want %q", got, want)
 	}
 	var ref *corev1.SecretKeySelector

@@ -166,8 +166,8 @@ func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.Co
 	if got := c.Image; got != image {
 		t.Errorf("image: got %q, want %q", got, image)
 	}
-	if len(c.Args) == 0 || c.Args[0] != "run" || !slices.Contains(c.Args, "ef-detection") {
-		t.Errorf("args: got %q, want run -p ef-detection", c.Args)
+	if len(c.Args) == 0 || c.Args[0] != "run" || !slices.Contains(c.Args, "example-patterns") {
+		t.Errorf("args: got %q, want run -p example-patterns", c.Args)
 	}
 	timeout := durationSetting(t, c, cms, "timeout", defaultTimeout)
 	grace := durationSetting(t, c, cms, "shutdown-grace", defaultShutdownGrace)
@@ -291,8 +291,8 @@ func checkWaitInitContainer(t *testing.T, pod *corev1.PodSpec, image string) {
 	if got := c.Image; got != image {
 		t.Errorf("initContainer image: got %q, want %q", got, image)
 	}
-	if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "ef-detection") {
-		t.Errorf("initContainer args: got %q, want -p ef-detection", c.Args)
+	if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "example-patterns") {
+		t.Errorf("initContainer args: got %q, want -p example-patterns", c.Args)
 	}
 	if d := durationSetting(t, c, nil, "timeout", 0); d <= 0 || !slices.Contains(c.Args, "--timeout") {
 		t.Errorf("initContainer args: got %q, want an explicit --timeout", c.Args)
