@@ -147,8 +147,21 @@ func durationSetting(t *testing.T, c *corev1.Container, cms map[string]*corev1.C
 }
 
 // checkJobSpec checks the fields SPEC §8 asks of a bootstrap Job running
-// image.
+// image, with the container and profile of this repository's files.
 func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.ConfigMap, image string) {
+	t.Helper()
+	checkJob(t, spec, cms, jobWant{image: image, container: bootstrapContainer, profile: "example-patterns"})
+}
+
+// jobWant is what checkJob expects of a bootstrap Job.
+type jobWant struct {
+	image     string
+	container string // the bootstrap container's name
+	profile   string // one of the profiles it runs
+}
+
+// checkJob checks the fields SPEC §8 asks of a bootstrap Job.
+func checkJob(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.ConfigMap, want jobWant) {
 	t.Helper()
 	if spec.TTLSecondsAfterFinished == nil || *spec.TTLSecondsAfterFinished <= 0 {
 		t.Errorf("ttlSecondsAfterFinished: got %v, want > 0", spec.TTLSecondsAfterFinished)
@@ -160,14 +173,20 @@ func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.Co
 	if got, want := pod.RestartPolicy, corev1.RestartPolicyNever; got != want {
 		t.Errorf("restartPolicy: got %q, want %q (required by podFailurePolicy)", got, want)
 	}
-	checkPodFailurePolicy(t, spec.PodFailurePolicy)
+	checkPodFailurePolicy(t, spec.PodFailurePolicy, want.container)
 
-	c := container(t, pod, bootstrapContainer)
-	if got := c.Image; got != image {
-		t.Errorf("image: got %q, want %q", got, image)
+	c := container(t, pod, want.container)
+	if got := c.Image; got != want.image {
+		t.Errorf("image: got %q, want %q", got, want.image)
 	}
-	if len(c.Args) == 0 || c.Args[0] != "run" || !slices.Contains(c.Args, "example-patterns") {
-		t.Errorf("args: got %q, want run -p example-patterns", c.Args)
+	if len(c.Command) != 0 {
+		t.Errorf("command: got %q, want none (the image's entrypoint)", c.Command)
+	}
+	if len(c.Args) == 0 || c.Args[0] != "run" || !slices.Contains(c.Args, want.profile) {
+		t.Errorf("args: got %q, want run -p %s", c.Args, want.profile)
+	}
+	if got, want := c.TerminationMessagePolicy, corev1.TerminationMessageFallbackToLogsOnError; got != want {
+		t.Errorf("terminationMessagePolicy: got %q, want %q", got, want)
 	}
 	timeout := durationSetting(t, c, cms, "timeout", defaultTimeout)
 	grace := durationSetting(t, c, cms, "shutdown-grace", defaultShutdownGrace)
@@ -203,7 +222,7 @@ func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.Co
 
 // checkPodFailurePolicy checks the rules: Ignore on DisruptionTarget first,
 // FailJob on exactly 2 and 3, the rest counted.
-func checkPodFailurePolicy(t *testing.T, p *batchv1.PodFailurePolicy) {
+func checkPodFailurePolicy(t *testing.T, p *batchv1.PodFailurePolicy, containerName string) {
 	t.Helper()
 	if p == nil || len(p.Rules) == 0 {
 		t.Fatal("podFailurePolicy: none")
@@ -221,6 +240,9 @@ func checkPodFailurePolicy(t *testing.T, p *batchv1.PodFailurePolicy) {
 				continue
 			}
 			failJob = append(failJob, r.OnExitCodes.Values...)
+		}
+		if r.OnExitCodes != nil && r.OnExitCodes.ContainerName != nil && *r.OnExitCodes.ContainerName != containerName {
+			t.Errorf("podFailurePolicy rule %+v: containerName %q, want %q", r, *r.OnExitCodes.ContainerName, containerName)
 		}
 	}
 	if got, want := failJob, []int32{2, 3}; !slices.Equal(got, want) {
