@@ -23,9 +23,11 @@ const (
 )
 
 // rendered is a chart rendered the way `helm install` does: its hooks apart
-// from its other manifests, and its NOTES.txt.
+// from its other manifests, its `helm test` hooks apart from the others, and
+// its NOTES.txt.
 type rendered struct {
 	hooks     []*release.Hook
+	tests     []*release.Hook
 	manifests []releaseutil.Manifest
 	notes     string
 }
@@ -74,9 +76,17 @@ func renderChart(t *testing.T, c *chart.Chart, vals map[string]any) (*rendered, 
 			delete(files, name)
 		}
 	}
-	r.hooks, r.manifests, err = releaseutil.SortManifests(files, caps.APIVersions, releaseutil.InstallOrder)
+	hooks, manifests, err := releaseutil.SortManifests(files, caps.APIVersions, releaseutil.InstallOrder)
 	if err != nil {
 		return nil, err
+	}
+	r.manifests = manifests
+	for _, h := range hooks {
+		if slices.Contains(h.Events, release.HookTest) {
+			r.tests = append(r.tests, h)
+		} else {
+			r.hooks = append(r.hooks, h)
+		}
 	}
 	return &r, nil
 }

@@ -34,6 +34,8 @@ type objects struct {
 	cronJobs    []*batchv1.CronJob
 	deployments []*appsv1.Deployment
 	configMaps  map[string]*corev1.ConfigMap
+	pods        []*corev1.Pod
+	accounts    []*corev1.ServiceAccount
 	namespaces  []string // of every object, in order
 }
 
@@ -66,6 +68,12 @@ func (o *objects) add(doc []byte) error {
 	case "ConfigMap":
 		x := new(corev1.ConfigMap)
 		obj, want, keep = x, "v1", func() { o.configMaps[x.Name] = x }
+	case "Pod":
+		x := new(corev1.Pod)
+		obj, want, keep = x, "v1", func() { o.pods = append(o.pods, x) }
+	case "ServiceAccount":
+		x := new(corev1.ServiceAccount)
+		obj, want, keep = x, "v1", func() { o.accounts = append(o.accounts, x) }
 	default:
 		return fmt.Errorf("unexpected kind %q", tm.Kind)
 	}
