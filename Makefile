@@ -8,13 +8,28 @@ DOCKER ?= docker
 IMAGE  ?= bootstrap
 
 # Version data from git, embedded in the binary (main.version, main.commit,
-# main.date) and put on the image as OCI labels. Override on the command line:
-# make image VERSION=v1.2.3
+# main.date) and put on the image as OCI labels (build arguments of
+# Dockerfile.cmdRunner). Override on the command line: make image VERSION=v1.2.3
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT  := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 SHORT   := $(shell git rev-parse --verify -q --short HEAD 2>/dev/null || echo unknown)
 DATE    := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+
+# Where build writes the binary and sbom the SBOM (bin/bootstrap,
+# bin/sbom/bootstrap.cdx.json).
+BIN_DIR ?= bin
+# The profiles make image bakes in under /profiles: the examples unless told
+# otherwise, e.g. make image PROFILES_DIR=../srvthreds/run-profiles
+PROFILES_DIR ?= examples/profiles
+# make image builds from a context of its own (the binary, the SBOM and a copy
+# of PROFILES_DIR), so that PROFILES_DIR may lie outside the repository.
+IMAGE_CONTEXT := .cache/image-context
+
+# CycloneDX SBOM generator, installed from the Go module proxy into .cache/
+# (never committed); a new version installs beside the old one.
+CYCLONEDX_GOMOD_VERSION := v1.10.0
+CYCLONEDX_GOMOD := $(CURDIR)/.cache/tools/cyclonedx-gomod-$(CYCLONEDX_GOMOD_VERSION)/cyclonedx-gomod
 
 # Images the integration tests run (internal/harness). Setting
 # BOOTSTRAP_TEST_REDIS_IMAGE / BOOTSTRAP_TEST_MONGO_IMAGE / BOOTSTRAP_TEST_RUNNER_IMAGE
@@ -25,18 +40,40 @@ TEST_RUNNER_IMAGE := $(or $(BOOTSTRAP_TEST_RUNNER_IMAGE),$(IMAGE):$(SHORT))
 # Extra go test flags, e.g. make test GOTESTFLAGS=-v
 GOTESTFLAGS ?=
 
-.PHONY: build image test test-images test-unit lint demo bench version clean help
+.PHONY: build sbom image minikube-load test test-images test-unit lint demo bench version clean help
 
 build: ## bin/bootstrap, a static binary (CGO off)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bootstrap ./cmd/bootstrap
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/bootstrap ./cmd/bootstrap
 
-image: build ## the runner image from Dockerfile.cmdRunner, tagged $(IMAGE):<commit> and $(IMAGE):dev
+$(CYCLONEDX_GOMOD):
+	GOBIN=$(dir $@) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD_VERSION)
+
+sbom: build $(CYCLONEDX_GOMOD) ## bin/sbom/bootstrap.cdx.json: CycloneDX SBOM of the modules in bin/bootstrap
+	@mkdir -p $(BIN_DIR)/sbom
+	$(CYCLONEDX_GOMOD) bin -json -version $(VERSION) -output $(BIN_DIR)/sbom/bootstrap.cdx.json $(BIN_DIR)/bootstrap
+
+# The profiles are validated by the binary before they are baked in.
+image: sbom ## the runner image, tagged $(IMAGE):<commit> and $(IMAGE):dev, profiles from PROFILES_DIR; prints its digest
+	$(BIN_DIR)/bootstrap validate --profiles-dir $(PROFILES_DIR) >/dev/null
+	rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/bin $(IMAGE_CONTEXT)/profiles
+	cp $(BIN_DIR)/bootstrap $(IMAGE_CONTEXT)/bin/bootstrap
+	cp -R $(BIN_DIR)/sbom $(IMAGE_CONTEXT)/bin/sbom
+	cp -R $(PROFILES_DIR)/. $(IMAGE_CONTEXT)/profiles/
 	$(DOCKER) build -f Dockerfile.cmdRunner \
-		--label org.opencontainers.image.title=bootstrap \
-		--label org.opencontainers.image.version=$(VERSION) \
-		--label org.opencontainers.image.revision=$(COMMIT) \
-		--label org.opencontainers.image.created=$(DATE) \
-		-t $(IMAGE):$(SHORT) -t $(IMAGE):dev .
+		--build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$(COMMIT) \
+		--build-arg CREATED=$(DATE) \
+		--build-arg PROFILES_DIR=profiles \
+		--iidfile .cache/image.iid \
+		-t $(IMAGE):$(SHORT) -t $(IMAGE):dev $(IMAGE_CONTEXT)
+	@echo "$(IMAGE):$(SHORT) $$(cat .cache/image.iid)"
+
+# For the minikube overlay of deploy/srvthreds (imagePullPolicy: Never): the
+# image must be in minikube's own runtime. Set the overlay's newTag to the
+# commit printed here; the Job's name carries it.
+minikube-load: ## load $(IMAGE):<commit> into minikube (make image first)
+	minikube image load $(IMAGE):$(SHORT)
+	@echo "loaded $(IMAGE):$(SHORT); in the minikube overlay: newTag: $(SHORT)"
 
 test-images: ## the Redis and FerretDB test images (skipped when already current)
 ifeq ($(BOOTSTRAP_TEST_REDIS_IMAGE),)

@@ -68,7 +68,7 @@ func (b *bench) contention(ctx context.Context) (*contentionResult, error) {
 			if err := b.srv.reset(ctx); err != nil {
 				return nil, err
 			}
-			p, pWait, err := b.processTrial(ctx, pt.N, b.localRun(b.opts.Repo+"/profiles", exampleProfiles), true)
+			p, pWait, err := b.processTrial(ctx, pt.N, b.localRun(b.opts.Repo+"/examples/profiles", exampleProfiles), true)
 			if err != nil {
 				return nil, fmt.Errorf("%d runner processes: %w", pt.N, err)
 			}

@@ -11,9 +11,9 @@ import (
 )
 
 // exampleProfiles are the profiles of the repository that the no-op run,
-// the peak RSS and the contention figures apply (demo-users requires
-// base-config, so three profiles are applied).
-const exampleProfiles = "ef-detection,demo-users"
+// the peak RSS and the contention figures apply (example-users requires
+// example-base, so three profiles are applied).
+const exampleProfiles = "example-patterns,example-users"
 
 // exampleEnv is what the example profiles need from the environment.
 func exampleEnv() []string {
@@ -90,7 +90,7 @@ func peakRSS(ctx context.Context, p proc) (procResult, int64, error) {
 // (the no-op run), then counts the commands one no-op run sends.
 func (b *bench) noopRun(ctx context.Context) (*noopResult, error) {
 	res := &noopResult{}
-	dir := b.opts.Repo + "/profiles"
+	dir := b.opts.Repo + "/examples/profiles"
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, err

@@ -108,7 +108,7 @@ func TestComposeBootstrapService(t *testing.T) {
 	if got, want := s.Image, bootstrapImage+":${BOOTSTRAP_TAG"; !strings.HasPrefix(got, want) {
 		t.Errorf("image: got %q, want %s...}, its tag from BOOTSTRAP_TAG", got, want)
 	}
-	if got, want := s.Command, []string{"run", "-p", "ef-detection"}; !slices.Equal(got, want) {
+	if got, want := s.Command, []string{"run", "-p", "example-patterns"}; !slices.Equal(got, want) {
 		t.Errorf("command: got %q, want %q", got, want)
 	}
 	for _, tt := range []struct {

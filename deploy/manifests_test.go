@@ -317,7 +317,7 @@ func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.Co
 		t.Errorf("restartPolicy: got %q, want %q (required by podFailurePolicy)", got, want)
 	}
 	c := container(t, pod, bootstrapContainer)
-	if got, want := c.Args, []string{"run", "-p", "ef-detection"}; !slices.Equal(got, want) {
+	if got, want := c.Args, []string{"run", "-p", "example-patterns"}; !slices.Equal(got, want) {
 		t.Errorf("args: got %q, want %q", got, want)
 	}
 

@@ -133,8 +133,8 @@ func TestDeploymentWaitsForBootstrap(t *testing.T) {
 			if len(c.Args) == 0 || c.Args[0] != "wait" {
 				t.Errorf("args: got %q, want the wait command", c.Args)
 			}
-			if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "ef-detection") {
-				t.Errorf("args: got %q, want -p ef-detection", c.Args)
+			if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "example-patterns") {
+				t.Errorf("args: got %q, want -p example-patterns", c.Args)
 			}
 			explicit := slices.ContainsFunc(c.Args, func(a string) bool {
 				return a == "--timeout" || strings.HasPrefix(a, "--timeout=")
@@ -284,7 +284,10 @@ func TestOverlayPinsTheImageToACommit(t *testing.T) {
 		Kind       string   `json:"kind"`
 		Namespace  string   `json:"namespace"`
 		Resources  []string `json:"resources"`
-		Images     []struct {
+		// Transformers name the job-name transformer (the Job named after
+		// the tag; deploy/render builds and checks it).
+		Transformers []string `json:"transformers"`
+		Images       []struct {
 			Name    string `json:"name"`
 			NewName string `json:"newName,omitempty"`
 			NewTag  string `json:"newTag,omitempty"`
@@ -299,6 +302,9 @@ func TestOverlayPinsTheImageToACommit(t *testing.T) {
 	}
 	if !slices.Contains(k.Resources, "../../base") {
 		t.Errorf("resources: got %v, want ../../base", k.Resources)
+	}
+	if !slices.Contains(k.Transformers, "job-name") {
+		t.Errorf("transformers: got %v, want job-name (the Job named after the image tag)", k.Transformers)
 	}
 	var pinned bool
 	for _, img := range k.Images {

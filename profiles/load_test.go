@@ -360,12 +360,15 @@ func TestLoadAll_reports_every_invalid_profile(t *testing.T) {
 	}
 }
 
+// examplesDir holds the example profiles that the image carries by default.
+const examplesDir = "../examples/profiles"
+
 func TestExampleProfiles(t *testing.T) {
-	set, err := profiles.LoadAll(profiles.DirFS("."))
+	set, err := profiles.LoadAll(profiles.DirFS(examplesDir))
 	if err != nil {
-		t.Fatalf("LoadAll(.): %v", err)
+		t.Fatalf("LoadAll(%s): %v", examplesDir, err)
 	}
-	if got, want := profileNames(set), []string{"base-config", "demo-users", "ef-detection"}; !slices.Equal(got, want) {
+	if got, want := profileNames(set), []string{"example-base", "example-patterns", "example-users"}; !slices.Equal(got, want) {
 		t.Fatalf("profiles = %q, want %q", got, want)
 	}
 	var summaries []string
@@ -378,33 +381,33 @@ func TestExampleProfiles(t *testing.T) {
 		}
 	}
 	want := []string{
-		"base-config: documents: 5 → nr.Reference by code (data/)",
-		"base-config: redis: 4 keys (redis.yaml)",
-		"demo-users: users: 2 → nr.User (users.yaml)",
-		"ef-detection: configs: 2 documents → nr.Config (run-config/)",
-		"ef-detection: patterns: 3 documents → nr.PatternModel (patterns/), 2 cached in Redis",
+		"example-base: documents: 5 → nr.Reference by code (data/)",
+		"example-base: redis: 4 keys (redis.yaml)",
+		"example-patterns: configs: 2 documents → nr.Config (run-config/)",
+		"example-patterns: patterns: 3 documents → nr.PatternModel (patterns/), 2 cached in Redis",
+		"example-users: users: 2 → nr.User (users.yaml)",
 	}
 	if !slices.Equal(summaries, want) {
 		t.Errorf("summaries:\n%s\nwant:\n%s", strings.Join(summaries, "\n"), strings.Join(want, "\n"))
 	}
-	users := set.Get("demo-users").Steps[0].Users.Users
+	users := set.Get("example-users").Steps[0].Users.Users
 	if got, want := users[0].Password.Env, "DEMO_ADMIN_PASSWORD"; got != want {
 		t.Errorf("demo admin password env = %q, want %q", got, want)
 	}
 	if users[1].Password.Value == "" {
 		t.Errorf("demo second user has no inline password")
 	}
-	if got, want := set.Get("demo-users").Requires, []string{"base-config"}; !slices.Equal(got, want) {
-		t.Errorf("demo-users requires %q, want %q", got, want)
+	if got, want := set.Get("example-users").Requires, []string{"example-base"}; !slices.Equal(got, want) {
+		t.Errorf("example-users requires %q, want %q", got, want)
 	}
-	again, err := profiles.Load(profiles.DirFS("."), []string{"demo-users"})
+	again, err := profiles.Load(profiles.DirFS(examplesDir), []string{"example-users"})
 	if err != nil {
-		t.Fatalf("Load(demo-users): %v", err)
+		t.Fatalf("Load(example-users): %v", err)
 	}
-	if got, want := profileNames(again), []string{"base-config", "demo-users"}; !slices.Equal(got, want) {
-		t.Errorf("Load(demo-users) = %q, want %q", got, want)
+	if got, want := profileNames(again), []string{"example-base", "example-users"}; !slices.Equal(got, want) {
+		t.Errorf("Load(example-users) = %q, want %q", got, want)
 	}
-	if got, want := again.Get("demo-users").Version, set.Get("demo-users").Version; got != want {
+	if got, want := again.Get("example-users").Version, set.Get("example-users").Version; got != want {
 		t.Errorf("version differs across loads: %s vs %s", got, want)
 	}
 }

@@ -11,7 +11,7 @@ var stepKinds = []string{KindConfigs, KindPatterns, KindUsers, KindDocuments, Ki
 
 // parseManifest parses profile.yaml and loads what its steps read.
 //
-//	requires: [base-config]
+//	requires: [example-base]
 //	database: nr
 //	reset: {collections: [Config], redis: ["Pattern:*"]}
 //	steps:

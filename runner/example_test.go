@@ -20,7 +20,7 @@ func ExampleRunner_Run() {
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 
-	set, err := profiles.Load(profiles.DirFS("./profiles"), []string{"ef-detection", "demo-users"})
+	set, err := profiles.Load(profiles.DirFS("../examples/profiles"), []string{"example-patterns", "example-users"})
 	if err != nil {
 		fmt.Println(err) // names file:line:column; nothing was written
 		return

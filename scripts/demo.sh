@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 REDIS_IMAGE=${BOOTSTRAP_TEST_REDIS_IMAGE:-bootstrap-test/redis:local}
 MONGO_IMAGE=${BOOTSTRAP_TEST_MONGO_IMAGE:-bootstrap-test/ferretdb:v1.24.2}
-PROFILES=${DEMO_PROFILES:-ef-detection,demo-users}
+PROFILES=${DEMO_PROFILES:-example-patterns,example-users}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -34,7 +34,7 @@ func TestParse_selects_command_and_flags(t *testing.T) {
 		profiles []string
 		check    func(t *testing.T, c *cli)
 	}{
-		{name: "bare_profile_means_run", args: []string{"-p", "ef-detection"}, command: "run", profiles: []string{"ef-detection"}},
+		{name: "bare_profile_means_run", args: []string{"-p", "example-patterns"}, command: "run", profiles: []string{"example-patterns"}},
 		{name: "repeated_profiles", args: []string{"run", "-p", "a", "-p", "b"}, command: "run", profiles: []string{"a", "b"}},
 		{name: "comma_separated_profiles", args: []string{"run", "-p", "a,b"}, command: "run", profiles: []string{"a", "b"}},
 		{name: "profiles_from_env", args: []string{"run"}, env: envOf("BOOTSTRAP_PROFILE", "x,y"), command: "run", profiles: []string{"x", "y"}},

@@ -71,7 +71,7 @@ func TestDeploy_job_manifest_command_runs_against_real_databases(t *testing.T) {
 
 	// The profile the Job names is applied at the version of this tree's
 	// profiles (the image bakes them in).
-	set, err := profiles.Load(profiles.DirFS(filepath.Join("..", "..", "profiles")), []string{"ef-detection"})
+	set, err := profiles.Load(profiles.DirFS(filepath.Join("..", "..", "examples", "profiles")), []string{"example-patterns"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestStatus_reports_state_and_unreachable_databases(t *testing.T) {
 			name:     "fresh_environment",
 			args:     dbArgs(env, "status"),
 			wantCode: exitOK,
-			want:     []string{"nothing applied yet", "lock bootstrap: free", "ef-detection", "not-applied"},
+			want:     []string{"nothing applied yet", "lock bootstrap: free", "example-patterns", "not-applied"},
 		},
 		{
 			name:     "redis_unreachable",
@@ -87,8 +87,8 @@ func TestRun_example_profiles_apply_once_then_skip(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
 	mc := env.Mongo.Client(t)
-	args := dbArgs(env, "run", "-p", "ef-detection,demo-users")
-	wantProfiles := []string{"base-config", "demo-users", "ef-detection"}
+	args := dbArgs(env, "run", "-p", "example-patterns,example-users")
+	wantProfiles := []string{"example-base", "example-users", "example-patterns"}
 
 	rc := env.StartRunner(t, harness.RunOptions{Args: args, Env: exampleEnv(), Name: "first"})
 	code, logs := rc.Wait(t, runTimeout)

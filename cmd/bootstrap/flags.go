@@ -14,7 +14,6 @@ import (
 	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
-	"github.com/srvthreds/bootstrap/runner"
 )
 
 // profileFlags select profiles.
@@ -60,8 +59,8 @@ type connFlags struct {
 	ConnectTimeout time.Duration `help:"How long to wait for MongoDB and Redis to come up." default:"2m" env:"BOOTSTRAP_CONNECT_TIMEOUT"`
 }
 
-func (f *connFlags) env(io *stdio) runner.Env {
-	return runner.Env{Getenv: io.Env, ReadFile: os.ReadFile}
+func (f *connFlags) env(io *stdio) conn.Env {
+	return conn.Env{Getenv: io.Env, ReadFile: os.ReadFile}
 }
 
 func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, error) {

@@ -38,7 +38,7 @@ const (
 	adminPassword = "Adm1n-pa55-never-logged"
 )
 
-// exampleEnv is the environment the example profiles need (demo-users reads
+// exampleEnv is the environment the example profiles need (example-users reads
 // DEMO_ADMIN_PASSWORD), with a cheap bcrypt cost.
 func exampleEnv() map[string]string {
 	return map[string]string{"DEMO_ADMIN_PASSWORD": adminPassword, "BCRYPT_SALT_ROUNDS": "4"}

@@ -26,7 +26,7 @@ func TestLock_concurrent_runners_apply_each_profile_once(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
 	const runners = 5
-	args := dbArgs(env, "run", "-p", "ef-detection,demo-users")
+	args := dbArgs(env, "run", "-p", "example-patterns,example-users")
 	rcs := make([]*harness.RunnerContainer, runners)
 	var wg sync.WaitGroup
 	for i := range rcs {
@@ -54,7 +54,7 @@ func TestLock_concurrent_runners_apply_each_profile_once(t *testing.T) {
 		applied, all int
 	}
 	runs := map[string]*run{}
-	for _, p := range []string{"base-config", "demo-users", "ef-detection"} {
+	for _, p := range []string{"example-base", "example-users", "example-patterns"} {
 		recs := auditRecords(t, mc, exampleDB, p)
 		applied := withOutcome(recs, store.OutcomeApplied)
 		if got, want := len(applied), 1; got != want {
@@ -306,7 +306,7 @@ func TestLock_wait_exceeded_exits_4_naming_holder(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = lease.Release(t.Context()) })
 
-	rc := env.StartRunner(t, harness.RunOptions{Args: dbArgs(env, "run", "-p", "ef-detection", "--lock-wait", "3s"), Name: "blocked"})
+	rc := env.StartRunner(t, harness.RunOptions{Args: dbArgs(env, "run", "-p", "example-patterns", "--lock-wait", "3s"), Name: "blocked"})
 	code, logs := rc.Wait(t, runTimeout)
 	if code != exitNotAcquired {
 		t.Fatalf("exit = %d, want %d; logs:\n%s", code, exitNotAcquired, logs)
@@ -318,7 +318,7 @@ func TestLock_wait_exceeded_exits_4_naming_holder(t *testing.T) {
 	if f := firstMsg(t, lines, "bootstrap failed", logs); !strings.Contains(f.str("err"), "test-holder") {
 		t.Errorf("error %q does not name the holder test-holder", f.str("err"))
 	}
-	if m := testutil.ReadMarker(t, env.Mongo.Client(t), exampleDB, "ef-detection"); m != nil {
+	if m := testutil.ReadMarker(t, env.Mongo.Client(t), exampleDB, "example-patterns"); m != nil {
 		t.Errorf("marker written without the lock: %+v", m)
 	}
 	if h := lockHolder(t, rdb); h == nil || h.RunID != "test-holder" {

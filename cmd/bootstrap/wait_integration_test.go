@@ -21,14 +21,14 @@ func TestWait_initContainer(t *testing.T) {
 
 	t.Run("returns_once_the_run_applied_the_profile", func(t *testing.T) {
 		t.Parallel()
-		w := env.StartRunner(t, harness.RunOptions{Args: dbArgs(env, "wait", "-p", "ef-detection", "--timeout", "2m"), Name: "wait"})
+		w := env.StartRunner(t, harness.RunOptions{Args: dbArgs(env, "wait", "-p", "example-patterns", "--timeout", "2m"), Name: "wait"})
 		waitForLog(t, w, time.Minute, `"waiting for profiles"`, msgIs("waiting for profiles"))
 		time.Sleep(3 * time.Second)
 		if !running(t, w) {
 			t.Fatalf("wait exited before anything was applied; logs:\n%s", w.Logs(t))
 		}
 
-		rc := env.StartRunner(t, harness.RunOptions{Args: dbArgs(env, "run", "-p", "ef-detection"), Name: "run"})
+		rc := env.StartRunner(t, harness.RunOptions{Args: dbArgs(env, "run", "-p", "example-patterns"), Name: "run"})
 		if code, logs := rc.Wait(t, runTimeout); code != exitOK {
 			t.Fatalf("run: exit = %d, want 0; logs:\n%s", code, logs)
 		}

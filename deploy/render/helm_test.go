@@ -23,9 +23,11 @@ const (
 )
 
 // rendered is a chart rendered the way `helm install` does: its hooks apart
-// from its other manifests, and its NOTES.txt.
+// from its other manifests, its `helm test` hooks apart from the others, and
+// its NOTES.txt.
 type rendered struct {
 	hooks     []*release.Hook
+	tests     []*release.Hook
 	manifests []releaseutil.Manifest
 	notes     string
 }
@@ -74,9 +76,17 @@ func renderChart(t *testing.T, c *chart.Chart, vals map[string]any) (*rendered, 
 			delete(files, name)
 		}
 	}
-	r.hooks, r.manifests, err = releaseutil.SortManifests(files, caps.APIVersions, releaseutil.InstallOrder)
+	hooks, manifests, err := releaseutil.SortManifests(files, caps.APIVersions, releaseutil.InstallOrder)
 	if err != nil {
 		return nil, err
+	}
+	r.manifests = manifests
+	for _, h := range hooks {
+		if slices.Contains(h.Events, release.HookTest) {
+			r.tests = append(r.tests, h)
+		} else {
+			r.hooks = append(r.hooks, h)
+		}
 	}
 	return &r, nil
 }
@@ -170,9 +180,9 @@ func TestChartValues(t *testing.T) {
 	}{
 		{
 			name: "profiles_in_order",
-			vals: map[string]any{"profiles": []any{"base-config", "ef-detection"}},
+			vals: map[string]any{"profiles": []any{"example-base", "example-patterns"}},
 			check: func(t *testing.T, c *corev1.Container, _ *corev1.PodSpec) {
-				if got, want := c.Args, []string{"run", "-p", "base-config", "-p", "ef-detection"}; !slices.Equal(got, want) {
+				if got, want := c.Args, []string{"run", "-p", "example-base", "-p", "example-patterns"}; !slices.Equal(got, want) {
 					t.Errorf("args: got %q, want %q", got, want)
 				}
 			},
@@ -322,7 +332,7 @@ func TestWaitInitContainerInAServiceChart(t *testing.T) {
 	pod := &o.deployments[0].Spec.Template.Spec
 	checkWaitInitContainer(t, pod, "bootstrap:"+commit)
 	c := &pod.InitContainers[0]
-	if got, want := c.Args, []string{"wait", "-p", "ef-detection", "--timeout", "10m"}; !slices.Equal(got, want) {
+	if got, want := c.Args, []string{"wait", "-p", "example-patterns", "--timeout", "10m"}; !slices.Equal(got, want) {
 		t.Errorf("args: got %q, want %q", got, want)
 	}
 	var ref *corev1.SecretKeySelector

@@ -75,6 +75,9 @@ func TestOverlay(t *testing.T) {
 		}
 	}
 	job := o.theJob(t)
+	if got, want := job.Name, "srvthreds-bootstrap-"+overlayTag(t); got != want {
+		t.Errorf("Job name: got %q, want %q (named after the image tag)", got, want)
+	}
 	checkJobSpec(t, &job.Spec, o.configMaps, image)
 
 	if got, want := len(o.cronJobs), 1; got != want {

@@ -34,6 +34,8 @@ type objects struct {
 	cronJobs    []*batchv1.CronJob
 	deployments []*appsv1.Deployment
 	configMaps  map[string]*corev1.ConfigMap
+	pods        []*corev1.Pod
+	accounts    []*corev1.ServiceAccount
 	namespaces  []string // of every object, in order
 }
 
@@ -66,6 +68,12 @@ func (o *objects) add(doc []byte) error {
 	case "ConfigMap":
 		x := new(corev1.ConfigMap)
 		obj, want, keep = x, "v1", func() { o.configMaps[x.Name] = x }
+	case "Pod":
+		x := new(corev1.Pod)
+		obj, want, keep = x, "v1", func() { o.pods = append(o.pods, x) }
+	case "ServiceAccount":
+		x := new(corev1.ServiceAccount)
+		obj, want, keep = x, "v1", func() { o.accounts = append(o.accounts, x) }
 	default:
 		return fmt.Errorf("unexpected kind %q", tm.Kind)
 	}
@@ -147,8 +155,21 @@ func durationSetting(t *testing.T, c *corev1.Container, cms map[string]*corev1.C
 }
 
 // checkJobSpec checks the fields SPEC §8 asks of a bootstrap Job running
-// image.
+// image, with the container and profile of this repository's files.
 func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.ConfigMap, image string) {
+	t.Helper()
+	checkJob(t, spec, cms, jobWant{image: image, container: bootstrapContainer, profile: "example-patterns"})
+}
+
+// jobWant is what checkJob expects of a bootstrap Job.
+type jobWant struct {
+	image     string
+	container string // the bootstrap container's name
+	profile   string // one of the profiles it runs
+}
+
+// checkJob checks the fields SPEC §8 asks of a bootstrap Job.
+func checkJob(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.ConfigMap, want jobWant) {
 	t.Helper()
 	if spec.TTLSecondsAfterFinished == nil || *spec.TTLSecondsAfterFinished <= 0 {
 		t.Errorf("ttlSecondsAfterFinished: got %v, want > 0", spec.TTLSecondsAfterFinished)
@@ -160,14 +181,20 @@ func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.Co
 	if got, want := pod.RestartPolicy, corev1.RestartPolicyNever; got != want {
 		t.Errorf("restartPolicy: got %q, want %q (required by podFailurePolicy)", got, want)
 	}
-	checkPodFailurePolicy(t, spec.PodFailurePolicy)
+	checkPodFailurePolicy(t, spec.PodFailurePolicy, want.container)
 
-	c := container(t, pod, bootstrapContainer)
-	if got := c.Image; got != image {
-		t.Errorf("image: got %q, want %q", got, image)
+	c := container(t, pod, want.container)
+	if got := c.Image; got != want.image {
+		t.Errorf("image: got %q, want %q", got, want.image)
 	}
-	if len(c.Args) == 0 || c.Args[0] != "run" || !slices.Contains(c.Args, "ef-detection") {
-		t.Errorf("args: got %q, want run -p ef-detection", c.Args)
+	if len(c.Command) != 0 {
+		t.Errorf("command: got %q, want none (the image's entrypoint)", c.Command)
+	}
+	if len(c.Args) == 0 || c.Args[0] != "run" || !slices.Contains(c.Args, want.profile) {
+		t.Errorf("args: got %q, want run -p %s", c.Args, want.profile)
+	}
+	if got, want := c.TerminationMessagePolicy, corev1.TerminationMessageFallbackToLogsOnError; got != want {
+		t.Errorf("terminationMessagePolicy: got %q, want %q", got, want)
 	}
 	timeout := durationSetting(t, c, cms, "timeout", defaultTimeout)
 	grace := durationSetting(t, c, cms, "shutdown-grace", defaultShutdownGrace)
@@ -203,7 +230,7 @@ func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.Co
 
 // checkPodFailurePolicy checks the rules: Ignore on DisruptionTarget first,
 // FailJob on exactly 2 and 3, the rest counted.
-func checkPodFailurePolicy(t *testing.T, p *batchv1.PodFailurePolicy) {
+func checkPodFailurePolicy(t *testing.T, p *batchv1.PodFailurePolicy, containerName string) {
 	t.Helper()
 	if p == nil || len(p.Rules) == 0 {
 		t.Fatal("podFailurePolicy: none")
@@ -221,6 +248,9 @@ func checkPodFailurePolicy(t *testing.T, p *batchv1.PodFailurePolicy) {
 				continue
 			}
 			failJob = append(failJob, r.OnExitCodes.Values...)
+		}
+		if r.OnExitCodes != nil && r.OnExitCodes.ContainerName != nil && *r.OnExitCodes.ContainerName != containerName {
+			t.Errorf("podFailurePolicy rule %+v: containerName %q, want %q", r, *r.OnExitCodes.ContainerName, containerName)
 		}
 	}
 	if got, want := failJob, []int32{2, 3}; !slices.Equal(got, want) {
@@ -291,8 +321,8 @@ func checkWaitInitContainer(t *testing.T, pod *corev1.PodSpec, image string) {
 	if got := c.Image; got != image {
 		t.Errorf("initContainer image: got %q, want %q", got, image)
 	}
-	if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "ef-detection") {
-		t.Errorf("initContainer args: got %q, want -p ef-detection", c.Args)
+	if !slices.Contains(c.Args, "-p") || !slices.Contains(c.Args, "example-patterns") {
+		t.Errorf("initContainer args: got %q, want -p example-patterns", c.Args)
 	}
 	if d := durationSetting(t, c, nil, "timeout", 0); d <= 0 || !slices.Contains(c.Args, "--timeout") {
 		t.Errorf("initContainer args: got %q, want an explicit --timeout", c.Args)

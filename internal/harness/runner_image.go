@@ -107,8 +107,10 @@ var runnerImage = sync.OnceValues(func() (string, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	// The context make image sends: the Dockerfile, .dockerignore (which
-	// keeps only the profile data of profiles/), bin/bootstrap and profiles/.
+	// A context shaped like the repository root, which Dockerfile.cmdRunner
+	// builds from with its defaults: the Dockerfile, .dockerignore,
+	// bin/bootstrap, an empty bin/sbom/ (make image puts the SBOM there; the
+	// tests need none) and the example profiles.
 	copies := []struct{ from, to string }{
 		{filepath.Join(root, "Dockerfile.cmdRunner"), "Dockerfile.cmdRunner"},
 		{filepath.Join(root, ".dockerignore"), ".dockerignore"},
@@ -119,7 +121,11 @@ var runnerImage = sync.OnceValues(func() (string, error) {
 			return "", fmt.Errorf("build runner image: %w", err)
 		}
 	}
-	if err := copyTree(filepath.Join(root, "profiles"), filepath.Join(dir, "profiles")); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "bin", "sbom"), 0o755); err != nil {
+		return "", fmt.Errorf("build runner image: %w", err)
+	}
+	examples := filepath.Join("examples", "profiles")
+	if err := copyTree(filepath.Join(root, examples), filepath.Join(dir, examples)); err != nil {
 		return "", fmt.Errorf("build runner image: %w", err)
 	}
 	hash, err := treeHash(dir)
@@ -134,9 +140,8 @@ var runnerImage = sync.OnceValues(func() (string, error) {
 		return tag, err
 	}
 	cmd := exec.CommandContext(ctx, "docker", "build", "-f", "Dockerfile.cmdRunner",
-		"--label", "org.opencontainers.image.title=bootstrap",
-		"--label", "org.opencontainers.image.version="+b.version,
-		"--label", "org.opencontainers.image.revision="+b.commit,
+		"--build-arg", "VERSION="+b.version,
+		"--build-arg", "REVISION="+b.commit,
 		"--label", labelContent+"="+hash,
 		"-t", tag, ".")
 	cmd.Dir = dir
