@@ -6,8 +6,8 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/internal/handler"
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 )
 
 // handlerFile is the legacy handler of a srvthreds-form profile.
@@ -220,4 +220,3 @@ func canonicalJSON(raw json.RawMessage) []byte {
 	out, _ := json.Marshal(v)
 	return out
 }
-

@@ -117,7 +117,7 @@ func (x *exporter) object(o *goja.Object, path string, depth int) string {
 func (x *exporter) str(s string) {
 	enc := json.NewEncoder(&x.buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
+	_ = enc.Encode(s)               // a string always encodes
 	x.buf.Truncate(x.buf.Len() - 1) // the encoder's newline
 }
 
