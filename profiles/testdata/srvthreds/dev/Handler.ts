@@ -1,12 +1,14 @@
 import { UserController } from '../../ts/auth/UserController';
 import { PersistenceFactory } from '../../ts/persistence/PersistenceFactory';
-import { Logger } from '../../ts/thredlib';
+import { Logger } from '../../ts/thredlib/index';
 
 interface Seed {
   id: string;
   label: string;
 }
 
+// Shaped like the srvthreds run-profiles handlers: private methods called
+// through this, a const for the controller and for the persistence.
 export default class Handler {
   private readonly seeds: Seed[] = [
     { id: 'alpha', label: 'Alpha' },
@@ -17,6 +19,7 @@ export default class Handler {
     Logger.info(`Running dev handler`);
     await this.createUsers();
     await this.seedThings();
+    Logger.info('dev handler done');
   }
 
   async cleanup(): Promise<void> {
@@ -34,7 +37,8 @@ export default class Handler {
       roles: [{ name: 'admin' }],
       created: new Date(),
     });
-    await uc.replaceUser({ id: 'participant0', password: 'p0-secret', firstName: 'Pat' });
+    await uc.replaceUser({ id: 'participant0', password: 'p0-secret-pw', firstName: 'Pat' });
+    await uc.replaceUser({ id: 'participant1', password: 'p1-secret-pw', roles: ['participant'], age: 31 });
   }
 
   private async seedThings(): Promise<void> {
@@ -42,11 +46,11 @@ export default class Handler {
     for (const s of this.seeds) {
       await persistence.upsert({ type: 'Thing', values: { id: s.id, label: s.label, count: 1 }, matcher: { id: s.id } });
     }
-    await PersistenceFactory.getPersistence().replace({
+    await PersistenceFactory.getPersistence({ dbname: 'demo' }).replace({
       type: 'Settings',
       values: { id: 'global', theme: 'dark', modified: new Date() },
       matcher: { id: 'global' },
     });
-    Logger.info('done');
+    await persistence.upsert({ type: 'Thing', values: { label: 'Gamma' }, matcher: { id: 'gamma', kind: 'seed' } });
   }
 }
