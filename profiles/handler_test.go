@@ -153,9 +153,9 @@ func TestLoad_handler_refused(t *testing.T) {
 		want string // a problem that starts with this
 	}{
 		{"unknown_call", "    UserController.get().deleteUser('admin');",
-			"h/Handler.ts:3:24: UserController.get().deleteUser is not supported"},
+			"h/Handler.ts:3:20: UserController.get().deleteUser is not supported"},
 		{"fetch", "    await fetch('http://engine:3001/reload');",
-			"h/Handler.ts:3:17: ReferenceError: fetch is not defined"},
+			"h/Handler.ts:3:11: ReferenceError: fetch is not defined"},
 		{"endless_loop", "    let n = 0;\n    while (n >= 0) {\n      n++;\n    }",
 			"h/Handler.ts:5:7: still running after 1s"},
 		{"another_import", "    readFileSync('/etc/passwd');",

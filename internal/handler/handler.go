@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
 	"github.com/evanw/esbuild/pkg/api"
+	"github.com/go-sourcemap/sourcemap"
 )
 
 // The calls Run records.
@@ -100,11 +100,11 @@ func Run(src []byte, opts *Options) ([]Call, error) {
 	if opts != nil && opts.Timeout > 0 {
 		timeout = opts.Timeout
 	}
-	prg, err := compile(src, name)
+	prg, sm, err := compile(src, name)
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{vm: goja.New(), name: name, timeout: timeout}
+	e := &engine{vm: goja.New(), name: name, timeout: timeout, sm: sm}
 	e.vm.SetMaxCallStackSize(maxCallStack)
 	e.setup()
 	timer := time.AfterFunc(timeout, func() { e.vm.Interrupt(errTimeout) })
@@ -125,9 +125,9 @@ func Run(src []byte, opts *Options) ([]Call, error) {
 }
 
 // compile strips the types of src with esbuild (CommonJS output, with a
-// source map so that positions are those of the TypeScript source) and
-// compiles the result. No source map is ever read from a file.
-func compile(src []byte, name string) (*goja.Program, error) {
+// source map that maps positions back to the TypeScript source) and
+// compiles the result.
+func compile(src []byte, name string) (*goja.Program, *sourcemap.Consumer, error) {
 	res := api.Transform(string(src), api.TransformOptions{
 		Loader:         api.LoaderTS,
 		Format:         api.FormatCommonJS,
@@ -144,22 +144,34 @@ func compile(src []byte, name string) (*goja.Program, error) {
 		if m.Location != nil {
 			e.Line, e.Column = m.Location.Line, m.Location.Column+1
 		}
-		return nil, e
+		return nil, nil, e
 	}
-	code := string(res.Code) + "\n//# sourceMappingURL=data:application/json;base64," +
-		base64.StdEncoding.EncodeToString(res.Map) + "\n"
-	noFiles := parser.WithSourceMapLoader(func(string) ([]byte, error) {
-		return nil, errors.New("source maps are not read from files")
-	})
-	ast, err := goja.Parse(name, code, noFiles)
+	sm, err := sourcemap.Parse(name, res.Map)
 	if err != nil {
-		return nil, &Error{File: name, Msg: fmt.Sprintf("JavaScript: %v", err)}
+		return nil, nil, &Error{File: name, Msg: fmt.Sprintf("source map: %v", err)}
+	}
+	// goja's own source map support is off: it would read a map named in
+	// the source from a file, and its columns are off by one.
+	ast, err := goja.Parse(name, string(res.Code), parser.WithDisableSourceMaps)
+	if err != nil {
+		return nil, nil, &Error{File: name, Msg: fmt.Sprintf("JavaScript: %v", err)}
 	}
 	prg, err := goja.CompileAST(ast, true)
 	if err != nil {
-		return nil, &Error{File: name, Msg: fmt.Sprintf("JavaScript: %v", err)}
+		return nil, nil, &Error{File: name, Msg: fmt.Sprintf("JavaScript: %v", err)}
 	}
-	return prg, nil
+	return prg, sm, nil
+}
+
+// mapped returns the position in the TypeScript source of a 1-based
+// position in the generated JavaScript, or 0, 0 when the source map has
+// none.
+func (e *engine) mapped(line, col int) (int, int) {
+	_, _, l, c, ok := e.sm.Source(line, col-1)
+	if !ok || l <= 0 {
+		return 0, 0
+	}
+	return l, c + 1
 }
 
 // engine is the state of one Run.
@@ -167,6 +179,7 @@ type engine struct {
 	vm      *goja.Runtime
 	name    string
 	timeout time.Duration
+	sm      *sourcemap.Consumer
 	phase   string // the handler method being awaited, "" while loading
 	calls   []Call
 	fail    *Error // the first problem a stand-in found
@@ -266,9 +279,9 @@ func (e *engine) rejected(reason goja.Value) error {
 		if st := o.Get("stack"); st != nil {
 			re := regexp.MustCompile(regexp.QuoteMeta(e.name) + `:(\d+):(\d+)`)
 			if m := re.FindStringSubmatch(st.String()); m != nil {
-				out.Line, _ = strconv.Atoi(m[1])
-				out.Column, _ = strconv.Atoi(m[2])
-				out.Column++ // 0-based, as in position
+				line, _ := strconv.Atoi(m[1])
+				col, _ := strconv.Atoi(m[2])
+				out.Line, out.Column = e.mapped(line, col)
 			}
 		}
 	}
@@ -294,9 +307,7 @@ func (e *engine) position(stack []goja.StackFrame) (line, col int) {
 	for _, f := range stack {
 		if f.SrcName() == e.name {
 			p := f.Position()
-			// A position mapped through the source map has a 0-based
-			// column (go-sourcemap's convention).
-			return p.Line, p.Column + 1
+			return e.mapped(p.Line, p.Column)
 		}
 	}
 	return 0, 0
