@@ -38,7 +38,7 @@ export default class Handler {
       created: new Date(),
     });
     await uc.replaceUser({ id: 'participant0', password: 'p0-secret-pw', firstName: 'Pat' });
-    await uc.replaceUser({ id: 'participant1', password: 'p1-secret-pw', roles: ['participant'], age: 31 });
+    await uc.replaceUser({ id: 'participant1', password: 'p1-secret-pw', roles: ['participant'], age: 31, badge: '0042', active: true });
   }
 
   private async seedThings(): Promise<void> {
