@@ -231,7 +231,8 @@ func TestLoad_match_steps_manifest(t *testing.T) {
 		t.Errorf("item at %s:%d:%d, want m/settings.json:2:3", it.File, it.Line, it.Column)
 	}
 
-	files["m/things.json"] = `[{"matcher": {}, "values": {"a": 1}}, {"matcher": {"id": 1}, "values": [1]}, {"matcher": {"id": 1}}, {"matcher": {"id": 1}, "values": {}, "extra": 1}, 3]`
+	files["m/things.json"] = `[{"matcher": {}, "values": {"a": 1}}, {"matcher": {"id": 1}, "values": [1]}, {"matcher": {"id": 1}}, {"matcher": {"id": 1}, "values": {}, "extra": 1}, 3,
+ {"matcher": {"id": 2, "_id": 2}, "values": {}}, {"matcher": {"k": 1, "id": "a"}, "values": {}}, {"matcher": {"id": "a", "k": 1}, "values": {}}]`
 	files["m/settings.json"] = `{"matcher": {"id": 1}, "values": {}}`
 	got := problems(t, mapFS(files), "m")
 	want := []string{
@@ -241,6 +242,8 @@ func TestLoad_match_steps_manifest(t *testing.T) {
 		"m/things.json:1:78: [2].values: required",
 		"m/things.json:1:102: [3].extra: unknown field (known: matcher, values)",
 		"m/things.json:1:152: [4]: is not an object; want {\"matcher\": {...}, \"values\": {...}}",
+		"m/things.json:2:2: [5].matcher: has both id and _id; id is renamed _id, so want one of them",
+		"m/things.json:2:98: [7].matcher: duplicate matcher (also [6]); one write per document",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -273,6 +276,18 @@ func TestLoad_users_shape(t *testing.T) {
 	}
 	if !slices.Equal(got, wantP) {
 		t.Errorf("problems = %q, want %q", got, wantP)
+	}
+}
+
+func TestVersion_match_data_file(t *testing.T) {
+	files := map[string]string{
+		"m/profile.yaml": "steps:\n  - upsert: {collection: Thing, file: things.json}\n",
+		"m/things.json":  `[{"matcher": {"id": "a"}, "values": {"n": 1}}]`,
+	}
+	before := mustLoad(t, mapFS(files), "m").Get("m").Version
+	files["m/things.json"] = `[{"matcher": {"id": "a"}, "values": {"n": 2}}]`
+	if after := mustLoad(t, mapFS(files), "m").Get("m").Version; after == before {
+		t.Error("version unchanged after the data file changed")
 	}
 }
 

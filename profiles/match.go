@@ -76,12 +76,20 @@ func matchItems(fc *fileCtx, data []byte) []MatchItem {
 	_ = json.Unmarshal(data, &raws) // valid JSON, an array
 	starts, _ := jsonSpots(data, "")
 	var items []MatchItem
+	seen := map[string]int{} // canonical matcher -> index
 	for i, raw := range raws {
 		line, col := 0, 0
 		if i < len(starts) {
 			line, col = lineCol(data, starts[i])
 		}
 		it, msgs := matchItem(raw)
+		if len(msgs) == 0 {
+			key := string(canonicalJSON(it.Matcher))
+			if prev, dup := seen[key]; dup {
+				msgs = append(msgs, fieldMsg{"matcher", fmt.Sprintf("duplicate matcher (also [%d]); one write per document", prev)})
+			}
+			seen[key] = i
+		}
 		for _, pm := range msgs {
 			fc.at(line, col, joinField(index("", i), pm.field), "%s", pm.msg)
 		}
@@ -136,6 +144,11 @@ func checkObject(raw json.RawMessage, nonEmpty bool) string {
 	}
 	if nonEmpty && len(obj) == 0 {
 		return "empty; want the fields that find the document"
+	}
+	if _, hasID := obj["id"]; hasID && nonEmpty {
+		if _, has := obj["_id"]; has {
+			return "has both id and _id; id is renamed _id, so want one of them"
+		}
 	}
 	if _, err := jsbson.Doc(raw); err != nil {
 		return err.Error()
