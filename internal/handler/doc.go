@@ -8,6 +8,7 @@
 // types with esbuild, runs the result in goja with stand-ins for those three
 // imports that record each call, and returns the calls with their position
 // in Handler.ts. The script gets no file, network or clock access, no other
-// import, and a time bound; anything it does beyond the recorded calls is
-// an *Error naming the line and column in Handler.ts.
+// import, a time bound and a bound on the memory it allocates; anything it
+// does beyond the recorded calls is an *Error naming the line and column in
+// Handler.ts.
 package handler

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime/metrics"
 	"strconv"
 	"time"
 
@@ -84,8 +85,51 @@ type Options struct {
 	Timeout time.Duration // default DefaultTimeout
 }
 
-// errTimeout is the value the evaluation is interrupted with.
-var errTimeout = errors.New("time bound reached")
+// The values the evaluation is interrupted with.
+var (
+	errTimeout = errors.New("time bound reached")
+	errMemory  = errors.New("memory bound reached")
+)
+
+// MaxHeapGrowth bounds how much the Go heap may grow while a handler runs
+// (a real handler needs well under a MiB), so that a handler filling memory
+// is stopped before a small container runs out of it.
+const MaxHeapGrowth = 64 << 20
+
+// watchEvery is how often the heap is checked.
+const watchEvery = 5 * time.Millisecond
+
+// watch interrupts the script when the time bound is reached or the heap
+// has grown by more than MaxHeapGrowth, until done is closed.
+func (e *engine) watch(done <-chan struct{}) {
+	deadline := time.NewTimer(e.timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(watchEvery)
+	defer tick.Stop()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return sample[0].Value.Uint64()
+	}
+	base := heap()
+	for {
+		select {
+		case <-done:
+			return
+		case <-deadline.C:
+			e.vm.Interrupt(errTimeout)
+			return
+		case <-tick.C:
+			if h := heap(); h > base && h-base > MaxHeapGrowth {
+				e.vm.Interrupt(errMemory)
+				return
+			}
+		}
+	}
+}
 
 // Run evaluates the TypeScript source of a handler: it instantiates the
 // default export (a class, or an object), awaits its cleanup() and then its
@@ -107,8 +151,9 @@ func Run(src []byte, opts *Options) ([]Call, error) {
 	e := &engine{vm: goja.New(), name: name, timeout: timeout, sm: sm}
 	e.vm.SetMaxCallStackSize(maxCallStack)
 	e.setup()
-	timer := time.AfterFunc(timeout, func() { e.vm.Interrupt(errTimeout) })
-	defer timer.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go e.watch(done)
 	if _, err := e.vm.RunProgram(prg); err != nil {
 		return nil, e.failure(err)
 	}
@@ -256,8 +301,11 @@ func (e *engine) failure(err error) error {
 	switch {
 	case errors.As(err, &intr):
 		line, col := e.position(intr.Stack())
-		return &Error{File: e.name, Line: line, Column: col, Msg: fmt.Sprintf(
-			"still running after %s: an endless loop, or more work than a handler does", e.timeout)}
+		msg := fmt.Sprintf("still running after %s: an endless loop, or more work than a handler does", e.timeout)
+		if errors.Is(intr, errMemory) {
+			msg = fmt.Sprintf("used more than %d MiB of memory: more data than a handler makes", MaxHeapGrowth>>20)
+		}
+		return &Error{File: e.name, Line: line, Column: col, Msg: msg}
 	case errors.As(err, &over):
 		line, col := e.position(over.Stack())
 		return &Error{File: e.name, Line: line, Column: col, Msg: "recursion too deep"}

@@ -151,6 +151,15 @@ func TestRun_module_problems(t *testing.T) {
 	}
 }
 
+func TestRun_memory_bound(t *testing.T) {
+	src := handlerSrc("    const a: string[] = [];\n    for (let i = 0; ; i++) a.push('x'.repeat(1000) + i);", "")
+	_, err := Run([]byte(src), &Options{Timeout: time.Minute})
+	var he *Error
+	if !errors.As(err, &he) || he.Line != 7 || !strings.Contains(he.Msg, "used more than 64 MiB of memory") {
+		t.Errorf("Run = %v; want the memory bound at line 7", err)
+	}
+}
+
 func TestRun_default_time_bound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the default time bound")
