@@ -88,7 +88,7 @@ func TestLoad_handler_steps(t *testing.T) {
 		t.Fatalf("step 4 = %+v, want replace of 1 into Settings", rep)
 	}
 	checkItem(t, rep.Items[0], `{"id":"global"}`, `{"id":"global","theme":"dark"}`)
-	checkItem(t, p.Steps[5].Upsert.Items[0], `{"id":"gamma","kind":"seed"}`, `{"label":"Gamma"}`)
+	checkItem(t, p.Steps[5].Upsert.Items[0], `{"name":"gamma","kind":"seed"}`, `{"id":"gamma","label":"Gamma"}`)
 
 	wantReset := &profiles.Reset{DropDatabases: []string{"nr", "test", "demo"}, RedisAll: true}
 	if !reflect.DeepEqual(p.Reset, wantReset) {

@@ -51,6 +51,7 @@ export default class Handler {
       values: { id: 'global', theme: 'dark', modified: new Date() },
       matcher: { id: 'global' },
     });
-    await persistence.upsert({ type: 'Thing', values: { label: 'Gamma' }, matcher: { id: 'gamma', kind: 'seed' } });
+    // No id in the matcher: a new document gets an ObjectId _id, and id stays a field.
+    await persistence.upsert({ type: 'Thing', values: { id: 'gamma', label: 'Gamma' }, matcher: { name: 'gamma', kind: 'seed' } });
   }
 }
