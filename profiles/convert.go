@@ -32,6 +32,8 @@ type Converted struct {
 	// Warnings are for the person converting: inline passwords, and the
 	// environment variables to set. They never contain a password.
 	Warnings []string
+
+	envs map[string]string // password variable -> user id
 }
 
 // Convert returns the manifest form of a srvthreds-form profile: its
@@ -121,6 +123,13 @@ func (c *Converted) usersFile(name string, users []User, opts *ConvertOptions) (
 		switch {
 		case u.Password.Value != "" && opts.PasswordEnvPrefix != "":
 			env := opts.PasswordEnvPrefix + "_" + envSuffix(u.ID)
+			if prev, dup := c.envs[env]; dup {
+				return nil, fmt.Errorf("users %q and %q would both read $%s; give them ids that differ in letters or digits", prev, u.ID, env)
+			}
+			if c.envs == nil {
+				c.envs = map[string]string{}
+			}
+			c.envs[env] = u.ID
 			from := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
 			addPair(from, "env", str(env))
 			addPair(n, "passwordFrom", from)

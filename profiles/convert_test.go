@@ -92,6 +92,17 @@ func TestConvert_password_env(t *testing.T) {
 	}
 }
 
+func TestConvert_password_env_clash(t *testing.T) {
+	src := "import { UserController as UC } from '../ts/u';\nexport default class { async run() {\n" +
+		"  await UC.get().replaceUser({ id: 'a-b', password: 'p1' });\n" +
+		"  await UC.get().replaceUser({ id: 'a.b', password: 'p2' });\n} }\n"
+	p := mustLoad(t, mapFS(map[string]string{"h/patterns/p.json": `{"id": "p"}`, "h/Handler.ts": src}), "h").Get("h")
+	_, err := profiles.Convert(p, &profiles.ConvertOptions{PasswordEnvPrefix: "PW"})
+	if err == nil || !strings.Contains(err.Error(), "$PW_A_B") {
+		t.Errorf("Convert = %v, want a clash of $PW_A_B", err)
+	}
+}
+
 func TestConvert_refuses_manifest_form(t *testing.T) {
 	p := mustLoad(t, mapFS(map[string]string{"m/profile.yaml": ""}), "m").Get("m")
 	if _, err := profiles.Convert(p, nil); err == nil {

@@ -134,8 +134,9 @@ func (e *engine) watch(done <-chan struct{}) {
 // Run evaluates the TypeScript source of a handler: it instantiates the
 // default export (a class, or an object), awaits its cleanup() and then its
 // run(), and returns the calls of the stand-ins in the order they were
-// made. Every problem is an *Error. Run is safe for concurrent use; each
-// call uses its own JavaScript runtime.
+// made. Every problem is an *Error. Each call uses its own JavaScript
+// runtime; the memory bound (MaxHeapGrowth) is on the heap of the whole
+// process, so run handlers one at a time.
 func Run(src []byte, opts *Options) ([]Call, error) {
 	name, timeout := DefaultName, DefaultTimeout
 	if opts != nil && opts.Name != "" {

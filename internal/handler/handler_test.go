@@ -134,6 +134,8 @@ func TestRun_module_problems(t *testing.T) {
 		{"other_import_default", "import fs from 'fs';\nexport default class { run() { fs.readFileSync('x'); } }\n", "Handler.ts:2:"},
 		{"module_body_loop", "let n = 0;\nwhile (n >= 0) { n++; }\nexport default class {}\n", "Handler.ts:2:"},
 		{"object_export", "export default { async run() { await 1; } };\n", ""},
+		{"type_only_imports", "import { RunProfileHandler } from '../../ts/RunProfileHandler';\nimport * as path from 'path';\n" +
+			"export default class Handler implements RunProfileHandler {\n  constructor(private readonly name: string = 'x') {}\n  async run(): Promise<void> {}\n}\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
