@@ -30,7 +30,7 @@ func TestLoad_invalid(t *testing.T) {
 		{
 			name:  "unknown_step_kind",
 			files: map[string]string{"a/profile.yaml": "steps:\n  - config: {dir: rc}\n"},
-			want:  []string{"a/profile.yaml:2:5: steps[0].config: unknown field (known: configs, patterns, users, documents, redis, http, exec)"},
+			want:  []string{"a/profile.yaml:2:5: steps[0].config: unknown field (known: configs, patterns, users, documents, redis, http, exec, upsert, replace)"},
 		},
 		{
 			name:  "two_kinds_in_a_step",
@@ -40,7 +40,7 @@ func TestLoad_invalid(t *testing.T) {
 		{
 			name:  "empty_step",
 			files: map[string]string{"a/profile.yaml": "steps:\n  - {}\n"},
-			want:  []string{"a/profile.yaml:2:5: steps[0]: empty step; want one of configs, patterns, users, documents, redis, http, exec"},
+			want:  []string{"a/profile.yaml:2:5: steps[0]: empty step; want one of configs, patterns, users, documents, redis, http, exec, upsert, replace"},
 		},
 		{
 			name:  "duplicate_field",
@@ -177,7 +177,7 @@ func TestLoad_invalid(t *testing.T) {
 				`a/users.yaml:12:25: users[4].passwordFrom.env: invalid environment variable name "1-X"`,
 				"a/users.yaml:14:15: users[5].password: must not be empty",
 				`a/users.yaml:15:9: users[6].id: duplicate id "none" (also at line 2)`,
-				"a/users.yaml:17:5: users[6].passwd: unknown field (known: id, password, passwordFrom, firstName, lastName, roles)",
+				"a/users.yaml:17:5: users[6].passwd: looks like a password field; want password or passwordFrom (a plain-text password is never stored)",
 			},
 		},
 		{
@@ -188,7 +188,7 @@ func TestLoad_invalid(t *testing.T) {
 				"a/u2.yaml":      "users:\n  - id: [x\n",
 			},
 			want: []string{
-				"a/u1.yaml:2:10: users[0].roles: is a scalar; want a list",
+				"a/u1.yaml:2:10: users[0].roles: is not a list; want roles: [admin] or [{name: admin}]",
 				"a/u2.yaml:2: malformed YAML: did not find expected ',' or ']'",
 			},
 		},
@@ -293,7 +293,7 @@ func TestLoad_invalid(t *testing.T) {
 				`a/profile.yaml:2:17: reset.collections[0]: invalid collection name "a$b"`,
 				`a/profile.yaml:3:11: reset.redis[0]: "*" matches every key, the lock's too; name the keys to delete`,
 				"a/profile.yaml:3:16: reset.redis[1]: must not be empty",
-				"a/profile.yaml:4:3: reset.flush: unknown field (known: collections, redis)",
+				"a/profile.yaml:4:3: reset.flush: unknown field (known: collections, redis, databases, redisAll)",
 			},
 		},
 		{

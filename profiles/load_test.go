@@ -235,7 +235,8 @@ func TestLoad_srvthreds_form(t *testing.T) {
 			files: map[string]string{
 				"legacy/run-config/engine.json": `{"a": "${X||1}"}`,
 				"legacy/patterns/p.json":        `{"id": "p1", "meta": {"active": true}}`,
-				"legacy/Handler.ts":             `export class Handler {}`,
+				"legacy/Handler.ts":             `export default class Handler {}`,
+				"legacy/helpers.ts":             `export const x = 1;`,
 			},
 			kinds:    []string{"configs", "patterns"},
 			warnings: 1,
@@ -270,8 +271,8 @@ func TestLoad_srvthreds_form(t *testing.T) {
 			if got, want := len(p.Warnings), tt.warnings; got != want {
 				t.Fatalf("Warnings = %q, want %d", p.Warnings, want)
 			}
-			if tt.warnings > 0 && (!strings.Contains(p.Warnings[0], "Handler.ts") || !strings.Contains(p.Warnings[0], "users step")) {
-				t.Errorf("warning %q does not name Handler.ts and the users step", p.Warnings[0])
+			if tt.warnings > 0 && (!strings.Contains(p.Warnings[0], "helpers.ts") || !strings.Contains(p.Warnings[0], "Handler.ts")) {
+				t.Errorf("warning %q does not name helpers.ts and Handler.ts", p.Warnings[0])
 			}
 		})
 	}

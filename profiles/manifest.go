@@ -7,7 +7,7 @@ import (
 )
 
 // stepKinds are the keys of a step, in the order the SPEC lists them.
-var stepKinds = []string{KindConfigs, KindPatterns, KindUsers, KindDocuments, KindRedis, KindHTTP, KindExec}
+var stepKinds = []string{KindConfigs, KindPatterns, KindUsers, KindDocuments, KindRedis, KindHTTP, KindExec, KindUpsert, KindReplace}
 
 // parseManifest parses profile.yaml and loads what its steps read.
 //
@@ -82,11 +82,12 @@ func hasReq(reqs []reqRef, name string) bool {
 
 // parseReset parses {collections: [...], redis: [...]}.
 func parseReset(c *fileCtx, n *yaml.Node) *Reset {
-	m, ok := c.mapping(n, "reset", "collections", "redis")
+	m, ok := c.mapping(n, "reset", "collections", "redis", "databases", "redisAll")
 	if !ok {
 		return nil
 	}
 	r := &Reset{}
+	parseResetAll(m, r)
 	colls, nodes := m.strList("collections")
 	for i, coll := range colls {
 		if msg := checkCollection(coll); msg != "" {
@@ -155,6 +156,10 @@ func (l *loader) parseStep(src *source, n *yaml.Node, i int) (Step, bool) {
 		s.HTTP = l.httpStep(src, body, bf)
 	case KindExec:
 		s.Exec = execStep(c, body, bf)
+	case KindUpsert:
+		s.Upsert = l.matchStep(src, body, bf, &s)
+	case KindReplace:
+		s.Replace = l.matchStep(src, body, bf, &s)
 	}
 	return s, true
 }

@@ -15,8 +15,9 @@ const (
 
 // parseSrvthreds loads a profile directory without a manifest: steps
 // [configs {dir: run-config}, patterns {dir: patterns}] on database "nr",
-// each only when its directory exists. TypeScript files are ignored with a
-// warning.
+// each only when its directory exists, then the steps of what its
+// Handler.ts run() does; its reset is the legacy one (legacyReset). Other
+// TypeScript files are ignored with a warning.
 func (l *loader) parseSrvthreds(src *source) {
 	c, p := src.ctx, src.p
 	p.Form = FormSrvthreds
@@ -26,7 +27,7 @@ func (l *loader) parseSrvthreds(src *source) {
 		c.at(0, 0, "", "read the profile directory: %v", err)
 		return
 	}
-	var hasConfigs, hasPatterns bool
+	var hasConfigs, hasPatterns, hasHandler bool
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -42,9 +43,10 @@ func (l *loader) parseSrvthreds(src *source) {
 			}
 			hasConfigs = hasConfigs || name == srvthredsConfigs
 			hasPatterns = hasPatterns || name == srvthredsPatterns
+		case name == handlerFile:
+			hasHandler = true
 		case strings.HasSuffix(name, ".ts"):
-			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"%s is ignored: TypeScript is not run; create users with a users step (profile.yaml: steps: [{users: {file: users.yaml}}])", name))
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is ignored: of the TypeScript files only %s is read", name, handlerFile))
 		case name == "profile.yml" || name == "profile.json":
 			c.at(0, 0, "", "found %s; the manifest must be named %s", name, manifestFile)
 			return
@@ -75,5 +77,17 @@ func (l *loader) parseSrvthreds(src *source) {
 		})
 		manifest.WriteString("  - patterns: {dir: " + srvthredsPatterns + "}\n")
 	}
+	var cleanup []string
+	if hasHandler {
+		var steps []Step
+		steps, cleanup = l.loadHandler(src)
+		for _, s := range steps {
+			s.Index = len(p.Steps)
+			p.Steps = append(p.Steps, s)
+		}
+		manifest.WriteString("  - handler: {file: " + handlerFile + "}\n")
+	}
+	p.Reset = legacyReset(DefaultDatabase, cleanup)
+	fmt.Fprintf(&manifest, "reset: {databases: [%s], redisAll: true}\n", strings.Join(p.Reset.DropDatabases, ", "))
 	src.manifest = []byte(manifest.String())
 }

@@ -16,6 +16,8 @@ import (
 //	redis: 4 keys (redis.yaml)
 //	http: POST http://engine:3001/admin/reload expect 200,204
 //	exec: /bin/migrate --x
+//	upsert: 2 documents → test.Thing (Handler.ts)
+//	replace: 1 document → nr.Settings (settings.json)
 //
 // Passwords and header secrets are never part of it; a password in a URL
 // is redacted.
@@ -56,6 +58,10 @@ func (s Step) Summary() string {
 			line += " body " + h.BodyFile
 		}
 		return line
+	case s.Upsert != nil:
+		return s.Upsert.summary(KindUpsert, s.Database)
+	case s.Replace != nil:
+		return s.Replace.summary(KindReplace, s.Database)
 	case s.Exec != nil:
 		args := make([]string, len(s.Exec.Command))
 		for i, a := range s.Exec.Command {
@@ -74,6 +80,9 @@ func (r *Reset) Summary(db string) []string {
 		return nil
 	}
 	var out []string
+	for _, d := range r.DropDatabases {
+		out = append(out, fmt.Sprintf("drop database %s", d))
+	}
 	for _, c := range r.Collections {
 		out = append(out, fmt.Sprintf("drop collection %s.%s", db, c))
 	}
@@ -83,6 +92,9 @@ func (r *Reset) Summary(db string) []string {
 		} else {
 			out = append(out, fmt.Sprintf("delete Redis key %s", k))
 		}
+	}
+	if r.RedisAll {
+		out = append(out, fmt.Sprintf("delete every Redis key except bootstrap's own (%s*), key by key", RedisOwnPrefix))
 	}
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // HashAlgo is the version of the content-hash algorithm (SPEC §2.2). It is
@@ -36,6 +38,8 @@ const (
 	KindRedis     = "redis"
 	KindHTTP      = "http"
 	KindExec      = "exec"
+	KindUpsert    = "upsert"
+	KindReplace   = "replace"
 )
 
 // Profile is one loaded and validated profile. Everything its steps read
@@ -54,10 +58,21 @@ type Profile struct {
 	Warnings []string // e.g. "Handler.ts is ignored; use a users step"
 }
 
-// Reset lists what `run --reset` drops before the profile is applied.
+// Reset lists what `run --reset` (and `bootstrap reset`) removes before
+// the profile is applied. A srvthreds-form profile gets the legacy reset:
+// DropDatabases [its database, then those its Handler.ts cleanup() drops]
+// and RedisAll.
 type Reset struct {
 	Collections []string `yaml:"collections"` // in the profile's database
 	RedisKeys   []string `yaml:"redis"`       // exact keys or glob patterns (SCAN MATCH)
+	// DropDatabases are whole databases to drop, in order, without
+	// duplicates (manifest: databases).
+	DropDatabases []string `yaml:"databases"`
+	// RedisAll deletes every key of the selected Redis database except
+	// bootstrap's own (those starting with RedisOwnPrefix), key by key:
+	// never FLUSHDB, which would drop the lock of the run (manifest:
+	// redisAll).
+	RedisAll bool `yaml:"redisAll"`
 }
 
 // Step is one step of a profile. Exactly one of the kind-specific pointers
@@ -73,6 +88,8 @@ type Step struct {
 	Redis     *RedisStep
 	HTTP      *HTTPStep
 	Exec      *ExecStep
+	Upsert    *MatchStep // KindUpsert
+	Replace   *MatchStep // KindReplace
 }
 
 // Name is "<index>:<kind>", used in logs, audit records and markers.
@@ -115,12 +132,21 @@ type UsersStep struct {
 
 // User is one user of a users step. The password is never logged.
 type User struct {
-	ID        string
-	Password  PasswordSource
+	ID       string
+	Password PasswordSource
+	// Fields are the user's other fields as given, in order, as the BSON
+	// values to store: no _id, id, password, created or modified; roles
+	// always a list of objects {name: ...} ("admin" is stored as {name:
+	// "admin"}). Absent fields are absent. This is what the document
+	// stores: {_id: ID, <Fields...>, password: <hash>, modified: <now>}.
+	Fields bson.D
+	// FirstName, LastName and Roles repeat the firstName and lastName
+	// fields when they are strings, and the roles' names; Fields is the
+	// complete record.
 	FirstName string
 	LastName  string
 	Roles     []string
-	Line      int // line in the users file, for messages
+	Line      int // line in the users file (or Handler.ts), for messages
 }
 
 // PasswordSource is where a user's password comes from: exactly one of

@@ -21,7 +21,7 @@ func versionFS() fstest.MapFS {
 		"app/README.md":                 "not read by any step",
 		"legacy/run-config/engine.json": `{"e": 1}`,
 		"legacy/patterns/p.json":        `{"id": "p"}`,
-		"legacy/Handler.ts":             "export {}",
+		"legacy/Handler.ts":             "export default class {}",
 		"other/profile.yaml":            "",
 	})
 }
@@ -105,9 +105,16 @@ func TestVersion_changes(t *testing.T) {
 			name: "unread_files_do_not_count",
 			change: func(f fstest.MapFS) {
 				f["app/README.md"].Data = []byte("changed")
-				f["legacy/Handler.ts"].Data = []byte("x")
+				f["legacy/notes.ts"] = &fstest.MapFile{Data: []byte("x")}
 			},
 			changed: map[string]bool{},
+		},
+		{
+			name: "handler_changed",
+			change: func(f fstest.MapFS) {
+				f["legacy/Handler.ts"].Data = []byte("export default class { async run() { Logger.info('x'); } }\nimport { Logger } from './l';\n")
+			},
+			changed: map[string]bool{"app": true, "legacy": true},
 		},
 		{
 			name:    "other_profile_changed",

@@ -49,33 +49,13 @@ func (l *loader) loadUsers(src *source, raw string, r ref) *UsersStep {
 	step := &UsersStep{File: rel}
 	seen := map[string]int{} // id -> line
 	for i, n := range list.Content {
-		field := index("users", i)
-		m, ok := fc.mapping(n, field, "id", "password", "passwordFrom", "firstName", "lastName", "roles")
+		u, idRef, ok := yamlUser(fc, n, index("users", i))
 		if !ok {
 			continue
 		}
-		u := User{
-			ID:        m.str("id", true),
-			FirstName: m.str("firstName", false),
-			LastName:  m.str("lastName", false),
-			Line:      m.node.Line,
-		}
-		u.Roles, _ = m.strList("roles")
-		switch {
-		case m.has("password") && m.has("passwordFrom"):
-			line, col := m.pos("passwordFrom")
-			fc.at(line, col, field, "both password and passwordFrom; want exactly one")
-		case m.has("password"):
-			u.Password.Value = m.str("password", true)
-		case m.has("passwordFrom"):
-			u.Password = secretFrom(fc, m.vals["passwordFrom"], m.sub("passwordFrom"))
-		default:
-			fc.at(m.node.Line, m.node.Column, field, "no password source; want password, passwordFrom: {env: NAME} or passwordFrom: {file: /path}")
-		}
 		if u.ID != "" {
 			if prev, dup := seen[u.ID]; dup {
-				line, col := m.pos("id")
-				fc.at(line, col, m.sub("id"), "duplicate id %q (also at line %d)", u.ID, prev)
+				idRef.report("duplicate id %q (also at line %d)", u.ID, prev)
 				continue
 			}
 			seen[u.ID] = u.Line
