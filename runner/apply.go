@@ -24,12 +24,22 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	return res, err
 }
 
-// applyAll runs the profiles in order and stops at the first failure.
+// applyAll runs the profiles in order and stops at the first failure. With
+// Options.Reset, every profile's reset runs first, so that the reset of a
+// later profile (say, one dropping a database they share) does not undo an
+// earlier profile of the same run.
 func (a *attempt) applyAll(set *profiles.Set, res *Result) error {
+	var resets map[string]*store.StepRecord
+	if a.r.opts.Reset {
+		var err error
+		if resets, err = a.resetAll(set, res); err != nil {
+			return err
+		}
+	}
 	var applied []string
 	for _, p := range set.Profiles {
 		pr := ProfileResult{Profile: p.Name, Version: p.Version, applied: applied}
-		err := a.applyProfile(p, &pr)
+		err := a.applyProfile(p, &pr, resets[p.Name])
 		res.Profiles = append(res.Profiles, pr)
 		if err != nil {
 			return err
@@ -53,26 +63,24 @@ type profileRun struct {
 
 // applyProfile skips p when its marker says it is current, and otherwise
 // applies its steps and writes its marker. Every outcome is audited and
-// logged.
-func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult) error {
+// logged. reset is the record of p's reset when this run reset it first:
+// p is then applied whatever its marker said.
+func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *store.StepRecord) error {
 	o := a.r.opts
 	pc := &profileRun{p: p, pr: pr, prev: a.prevs[p.Name], start: o.Now(), log: a.log.With("profile", p.Name)}
 	a.r.rep.StartProfile(p.Name, p.Version)
 	if pc.prev != nil {
 		pr.PrevVersion = pc.prev.Version
 	}
-	reset := o.Reset && p.Reset != nil
-	if pc.prev.Current(p) && !o.Force && !reset {
+	if pc.prev.Current(p) && !o.Force && reset == nil {
 		pr.Outcome = store.OutcomeSkipped
 		pr.Duration = o.Now().Sub(pc.start)
 		a.record(pc)
 		return nil
 	}
-	pc.logStart(o.Force, reset)
-	if reset {
-		if err := a.reset(pc); err != nil {
-			return a.fail(pc, "reset", err)
-		}
+	pc.logStart(o.Force, reset != nil)
+	if reset != nil {
+		pr.Steps = append(pr.Steps, *reset)
 		pc.prev = nil // what the previous version cached is gone
 	}
 	if pc.prev != nil {
@@ -201,14 +209,37 @@ func prevStep(m *store.Marker, name string) *store.StepRecord {
 	return out
 }
 
+// resetAll runs the reset of every profile of set that has one, then reads
+// the markers again (a reset may drop the databases that hold them). A
+// failed reset is audited and ends the run.
+func (a *attempt) resetAll(set *profiles.Set, res *Result) (map[string]*store.StepRecord, error) {
+	out := map[string]*store.StepRecord{}
+	for _, p := range set.Profiles {
+		if p.Reset == nil {
+			continue
+		}
+		pr := &ProfileResult{Profile: p.Name, Version: p.Version}
+		pc := &profileRun{p: p, pr: pr, prev: a.prevs[p.Name], start: a.r.opts.Now(), log: a.log.With("profile", p.Name)}
+		rec, err := a.reset(pc)
+		if err != nil {
+			pr.Steps = []store.StepRecord{rec}
+			err = a.fail(pc, step.ResetName, err)
+			res.Profiles = append(res.Profiles, *pr)
+			return nil, err
+		}
+		out[p.Name] = &rec
+	}
+	return out, a.readMarkers(set.Profiles)
+}
+
 // reset runs the profile's reset: section.
-func (a *attempt) reset(pc *profileRun) error {
+func (a *attempt) reset(pc *profileRun) (store.StepRecord, error) {
 	env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.ResetName))
 	a.begins(pc.p.Name + "/" + step.ResetName)
+	a.r.rep.StartProfile(pc.p.Name, pc.p.Version)
 	rec, err := step.Reset(a.g, env, pc.p.Reset)
 	rec.Name, rec.Kind = step.ResetName, step.ResetName
-	pc.pr.Steps = append(pc.pr.Steps, rec)
-	return err
+	return rec, err
 }
 
 // fail records a failed or interrupted profile and returns the error the run

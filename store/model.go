@@ -16,6 +16,7 @@ const (
 	OutcomeInterrupted Outcome = "interrupted"
 	OutcomeUnlocked    Outcome = "unlocked"    // a forced or stale lock break
 	OutcomeRolledBack  Outcome = "rolled-back" // restored from snapshots by a rollback
+	OutcomeReset       Outcome = "reset"       // reset only (the reset command), its marker deleted
 )
 
 // Sources of a marker: what wrote it.

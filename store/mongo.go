@@ -63,6 +63,27 @@ func (s *Store) PutMarker(ctx context.Context, db string, m *Marker) error {
 	return nil
 }
 
+// DeleteMarker deletes the marker of profile in db unless one with a fence
+// >= fence is stored (ErrFenced). It reports whether a marker was deleted.
+func (s *Store) DeleteMarker(ctx context.Context, db, profile string, fence int64) (bool, error) {
+	coll := s.c.Database(db).Collection(MarkersCollection)
+	res, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: profile}, {Key: "fence", Value: bson.D{{Key: "$lt", Value: fence}}}})
+	if err != nil {
+		return false, fmt.Errorf("delete marker %s.%s: %w", db, profile, err)
+	}
+	if res.DeletedCount == 1 {
+		return true, nil
+	}
+	n, err := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: profile}})
+	if err != nil {
+		return false, fmt.Errorf("delete marker %s.%s: %w", db, profile, err)
+	}
+	if n > 0 {
+		return false, fmt.Errorf("delete marker %s.%s with fence %d: %w", db, profile, fence, ErrFenced)
+	}
+	return false, nil
+}
+
 // Audit inserts r into <db>.bootstrap_audit.
 func (s *Store) Audit(ctx context.Context, db string, r *AuditRecord) error {
 	if _, err := s.c.Database(db).Collection(AuditCollection).InsertOne(ctx, r); err != nil {

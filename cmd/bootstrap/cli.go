@@ -27,6 +27,7 @@ type cli struct {
 	Wait     waitCmd     `cmd:"" help:"Block until the named profiles are applied at this image's versions."`
 	Unlock   unlockCmd   `cmd:"" help:"Break a stale lock."`
 	Rollback rollbackCmd `cmd:"" help:"Restore a profile to an earlier version from its snapshots."`
+	Reset    resetCmd    `cmd:"" help:"Run the profiles' resets only, under the lock (the legacy -c); their next run applies them again."`
 	Convert  convertCmd  `cmd:"" help:"Write the manifest form of a srvthreds-form profile (Handler.ts included)."`
 	Version  versionCmd  `cmd:"" help:"Print version, commit and build date."`
 }

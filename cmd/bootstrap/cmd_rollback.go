@@ -49,14 +49,9 @@ func (c *rollbackCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, 
 	defer disconnect(ctx, mc, rc)
 
 	runID, host := runner.NewRunID(), hostname()
-	locker, err := c.locker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version},
-		func(h *lock.Holder, waited time.Duration) {
-			log.Info("waiting for lock", "run_id", runID, "lock", c.LockName, "holder_run_id", h.RunID,
-				"holder_host", h.Host, "holder_image", h.Image, "holder_since", h.Since, "holder_renewed", h.Renewed,
-				"holder_fence", h.Fence, "waited_ms", waited.Milliseconds())
-		})
+	locker, err := c.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version}, log.With("run_id", runID), nil)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version, LockWait: c.LockWait, Log: log, Env: c.env(io),

@@ -20,7 +20,7 @@ type runCmd struct {
 	lockFlags
 
 	Force         bool          `help:"Re-apply profiles even when their markers match." env:"BOOTSTRAP_FORCE"`
-	Reset         bool          `help:"Drop what each profile's reset: section names before applying it (the old -c)." env:"BOOTSTRAP_RESET"`
+	Reset         bool          `help:"Run each profile's reset before applying it: what its reset: section names; for a srvthreds-form profile the legacy wipe." env:"BOOTSTRAP_RESET"`
 	DryRun        bool          `help:"Show the plan and write nothing (same as plan)." env:"BOOTSTRAP_DRY_RUN"`
 	LockWait      time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
 	StallTimeout  time.Duration `help:"Abort (exit 8) when a step reports no progress for this long." default:"2m" env:"BOOTSTRAP_STALL_TIMEOUT"`
@@ -79,15 +79,9 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	state.SetReady(true)
 
 	host := hostname()
-	locker, err := c.locker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version},
-		func(h *lock.Holder, waited time.Duration) {
-			state.Heartbeat()
-			log.Info("waiting for lock", "lock", c.LockName, "holder_run_id", h.RunID, "holder_host", h.Host,
-				"holder_image", h.Image, "holder_since", h.Since, "holder_renewed", h.Renewed, "holder_fence", h.Fence,
-				"waited_ms", waited.Milliseconds())
-		})
+	locker, err := c.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version}, log, state.Heartbeat)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version,

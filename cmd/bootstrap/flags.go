@@ -105,6 +105,23 @@ func (f *lockFlags) locker(rc *redis.Client, h lock.Holder, onWait func(*lock.Ho
 	return lock.New(rc, f.LockName, &lock.Options{TTL: f.LockTTL, Holder: h, OnWait: onWait})
 }
 
+// waitingLocker is f.locker logging, every few seconds while it waits, who
+// holds the lock (SPEC §4), with beat called each time (a heartbeat).
+func (f *lockFlags) waitingLocker(rc *redis.Client, h lock.Holder, log *slog.Logger, beat func()) (*lock.Locker, error) {
+	l, err := f.locker(rc, h, func(o *lock.Holder, waited time.Duration) {
+		if beat != nil {
+			beat()
+		}
+		log.Info("waiting for lock", "lock", f.LockName, "holder_run_id", o.RunID, "holder_host", o.Host,
+			"holder_image", o.Image, "holder_since", o.Since, "holder_renewed", o.Renewed, "holder_fence", o.Fence,
+			"waited_ms", waited.Milliseconds())
+	})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return l, nil
+}
+
 func (f *lockFlags) validate() error {
 	if f.LockTTL < 300*time.Millisecond {
 		return errors.New("--lock-ttl must be at least 300ms")

@@ -127,6 +127,9 @@ func (b Batcher) BulkWrite(ctx context.Context, coll *mongo.Collection, models [
 // backoff and jitter, from 100ms up to 5s. fn must be idempotent. When ctx
 // ends it returns ctx's cause; otherwise fn's last error.
 func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	start := time.Now()
 	delay := retryInitialDelay
 	for attempt := 1; ; attempt++ {

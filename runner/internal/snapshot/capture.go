@@ -84,7 +84,7 @@ func TargetsOf(names []string, writes []*step.Writes) (*Targets, error) {
 		}
 		for _, ds := range w.Docs {
 			for _, d := range ds.Docs {
-				if err := t.addDoc(ds.DB, ds.Coll, ds.Field, d.Key); err != nil {
+				if err := t.addDoc(ds.DB, ds.Coll, ds.Field, ds.Match(d)); err != nil {
 					return nil, fmt.Errorf("%s: %w", names[i], err)
 				}
 			}
@@ -185,8 +185,13 @@ func (c *Capturer) Capture(ctx context.Context, t *Targets) error {
 			return c.held[docIdent(g.db, g.coll, g.field, v)]
 		})
 		coll := c.Mongo.Database(g.db).Collection(g.coll)
-		b := mongox.Batcher{Log: c.Log, Size: batch}
-		err := b.FindByKey(ctx, coll, g.field, values, func(part []bson.RawValue, found map[string][]bson.Raw) error {
+		find := mongox.Batcher{Log: c.Log, Size: batch}.FindByKey
+		if g.field == "" {
+			find = func(ctx context.Context, coll *mongo.Collection, _ string, values []bson.RawValue, fn func([]bson.RawValue, map[string][]bson.Raw) error) error {
+				return step.FindByFilter(ctx, coll, values, fn)
+			}
+		}
+		err := find(ctx, coll, g.field, values, func(part []bson.RawValue, found map[string][]bson.Raw) error {
 			for _, v := range part {
 				it := Item{Kind: itemDoc, DB: g.db, Coll: g.coll, Field: g.field, Value: &v}
 				for _, raw := range found[mongox.ValueKey(v)] {

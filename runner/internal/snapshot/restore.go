@@ -134,10 +134,16 @@ func splitItems(items []RestoreItem) (docs []*docModels, keys, members []Restore
 
 func (m *docModels) add(it RestoreItem) error {
 	if len(it.Docs) == 0 {
-		if it.Value == nil || it.Field == "" {
+		if it.Value == nil {
 			return fmt.Errorf("snapshot item of %s.%s has no key", it.DB, it.Coll)
 		}
-		m.deletes = append(m.deletes, mongo.NewDeleteManyModel().SetFilter(bson.D{{Key: it.Field, Value: *it.Value}}))
+		filter := bson.D{{Key: it.Field, Value: *it.Value}}
+		if it.Field == "" { // matched by a filter of its own (upsert, replace steps)
+			if err := bson.Unmarshal(it.Value.Document(), &filter); err != nil {
+				return fmt.Errorf("snapshot item of %s.%s: filter: %w", it.DB, it.Coll, err)
+			}
+		}
+		m.deletes = append(m.deletes, mongo.NewDeleteManyModel().SetFilter(filter))
 		return nil
 	}
 	for _, d := range it.Docs {

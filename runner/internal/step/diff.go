@@ -2,6 +2,7 @@ package step
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -53,7 +54,7 @@ func DiffDocs(ctx context.Context, mc *mongo.Client, stepName string, ds *DocSet
 	want := make(map[string][]byte, len(ds.Docs))
 	keep := map[string]func(string) bool{}
 	for _, doc := range ds.Docs {
-		k, err := mongox.RawValueOf(doc.Key)
+		k, err := mongox.RawValueOf(ds.Match(doc))
 		if err != nil {
 			return d, err
 		}
@@ -69,7 +70,7 @@ func DiffDocs(ctx context.Context, mc *mongo.Client, stepName string, ds *DocSet
 		keys = append(keys, k)
 	}
 	coll := mc.Database(ds.DB).Collection(ds.Coll)
-	err := mongox.Batcher{}.FindByKey(ctx, coll, ds.Field, keys, func(part []bson.RawValue, found map[string][]bson.Raw) error {
+	err := ds.find(ctx, coll, keys, func(part []bson.RawValue, found map[string][]bson.Raw) error {
 		for _, k := range part {
 			vk := mongox.ValueKey(k)
 			docs := found[vk]
@@ -97,4 +98,39 @@ func DiffDocs(ctx context.Context, mc *mongo.Client, stepName string, ds *DocSet
 		return nil
 	})
 	return d, err
+}
+
+// find reads the stored documents of keys (values of ds's Field, or
+// filters when ds has none) and calls fn as mongox.Batcher.FindByKey does.
+func (ds *DocSet) find(ctx context.Context, coll *mongo.Collection, keys []bson.RawValue, fn func([]bson.RawValue, map[string][]bson.Raw) error) error {
+	if ds.Field != "" {
+		return mongox.Batcher{}.FindByKey(ctx, coll, ds.Field, keys, fn)
+	}
+	return FindByFilter(ctx, coll, keys, fn)
+}
+
+// FindByFilter reads, for each filter (a BSON document value), the
+// documents it matches, one query per filter, and calls fn once with all,
+// grouped by mongox.ValueKey of the filter.
+func FindByFilter(ctx context.Context, coll *mongo.Collection, filters []bson.RawValue, fn func([]bson.RawValue, map[string][]bson.Raw) error) error {
+	found := map[string][]bson.Raw{}
+	for _, f := range filters {
+		k := mongox.ValueKey(f)
+		err := mongox.Retry(ctx, nil, func(ctx context.Context) error {
+			cur, err := coll.Find(ctx, f.Document())
+			if err != nil {
+				return err
+			}
+			defer cur.Close(context.WithoutCancel(ctx))
+			found[k] = nil
+			for cur.Next(ctx) {
+				found[k] = append(found[k], slices.Clone(cur.Current))
+			}
+			return cur.Err()
+		})
+		if err != nil {
+			return fmt.Errorf("read %s.%s: %w", coll.Database().Name(), coll.Name(), err)
+		}
+	}
+	return fn(filters, found)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -86,65 +87,132 @@ func deleteKeys(ctx context.Context, env *Env, keys []string) (int64, error) {
 	return n, err
 }
 
-// Reset drops the collections r names in db and deletes the Redis keys
-// it names, exactly or by glob pattern (SCAN MATCH, deleted a page at a
-// time). It is what `run --reset` does before applying a profile. Removed
-// counts the documents of the dropped collections and the keys deleted.
+// Reset drops the collections r names in env.DB and the databases it
+// names, deletes the Redis keys it names, exactly or by glob pattern (SCAN
+// MATCH, deleted a page at a time), and with RedisAll every key but
+// bootstrap's own (the legacy reset of a srvthreds-form profile). It is
+// what `run --reset` and `reset` do before applying. Removed counts the
+// documents of the dropped collections and the keys deleted.
 func Reset(ctx context.Context, env *Env, r *profiles.Reset) (store.StepRecord, error) {
-	db := env.DB
 	rec := store.StepRecord{Name: ResetName, Kind: ResetName}
 	if r == nil {
 		return rec, nil
 	}
-	log := env.Log
+	for _, do := range []func(context.Context, *Env, *profiles.Reset) (int64, error){
+		dropCollections, dropDatabases, deleteNamedKeys, deleteAllKeys,
+	} {
+		n, err := do(ctx, env, r)
+		rec.Removed += n
+		if err != nil {
+			return rec, fmt.Errorf("reset: %w", err)
+		}
+	}
+	return rec, nil
+}
+
+// dropCollections drops the collections r names in env.DB, and returns
+// how many documents they held.
+func dropCollections(ctx context.Context, env *Env, r *profiles.Reset) (int64, error) {
+	var removed int64
 	for _, name := range r.Collections {
 		if name == "" {
-			return rec, errors.New("reset: empty collection name")
+			return removed, errors.New("empty collection name")
 		}
-		coll := env.Mongo.Database(db).Collection(name)
+		coll := env.Mongo.Database(env.DB).Collection(name)
 		var n int64
-		err := mongox.Retry(ctx, log, func(ctx context.Context) error {
+		err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
 			var err error
-			n, err = coll.EstimatedDocumentCount(ctx)
-			if err != nil {
+			if n, err = coll.EstimatedDocumentCount(ctx); err != nil {
 				return err
 			}
 			return coll.Drop(ctx)
 		})
 		if err != nil {
-			return rec, fmt.Errorf("reset: drop %s.%s: %w", db, name, err)
+			return removed, fmt.Errorf("drop %s.%s: %w", env.DB, name, err)
 		}
-		rec.Removed += n
+		removed += n
 		env.Progress.Add(n)
-		log.Info("reset: collection dropped", "database", db, "collection", name, "documents", n)
+		env.Log.Info("reset: collection dropped", "database", env.DB, "collection", name, "documents", n)
 	}
+	return removed, nil
+}
+
+// dropDatabases drops the databases r names (the legacy reset's), with
+// every collection in them, bootstrap's own records included: a dropped
+// database forgets that it was bootstrapped.
+func dropDatabases(ctx context.Context, env *Env, r *profiles.Reset) (int64, error) {
+	for _, name := range r.DropDatabases {
+		err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
+			return env.Mongo.Database(name).Drop(ctx)
+		})
+		if err != nil {
+			return 0, fmt.Errorf("drop database %s: %w", name, err)
+		}
+		env.Progress.Add(0)
+		env.Log.Info("reset: database dropped", "database", name)
+	}
+	return 0, nil
+}
+
+// deleteNamedKeys deletes the Redis keys r names, exactly or by glob
+// pattern (SCAN MATCH, deleted a page at a time), and returns how many
+// existed.
+func deleteNamedKeys(ctx context.Context, env *Env, r *profiles.Reset) (int64, error) {
+	var removed int64
 	var exact []string
 	for _, k := range r.RedisKeys {
 		if !isGlob(k) {
 			exact = append(exact, k)
 			continue
 		}
-		var deleted int64
-		err := scanMatch(ctx, env, k, func(keys []string) error {
-			n, err := deleteKeys(ctx, env, keys)
-			deleted += n
-			return err
-		})
-		rec.Removed += deleted
+		n, err := deleteMatching(ctx, env, k, nil)
+		removed += n
 		if err != nil {
-			return rec, fmt.Errorf("reset: %w", err)
+			return removed, err
 		}
-		log.Info("reset: redis keys deleted", "match", k, "keys", deleted)
+		env.Log.Info("reset: redis keys deleted", "match", k, "keys", n)
 	}
 	if len(exact) > 0 {
 		n, err := deleteKeys(ctx, env, exact)
-		rec.Removed += n
+		removed += n
 		if err != nil {
-			return rec, fmt.Errorf("reset: %w", err)
+			return removed, err
 		}
-		log.Info("reset: redis keys deleted", "keys", n, "named", len(exact))
+		env.Log.Info("reset: redis keys deleted", "keys", n, "named", len(exact))
 	}
-	return rec, nil
+	return removed, nil
+}
+
+// deleteAllKeys, when r says RedisAll, deletes every key of the selected
+// Redis database except bootstrap's own (profiles.RedisOwnPrefix: the lock
+// of this very run among them), key by key: never FLUSHDB.
+func deleteAllKeys(ctx context.Context, env *Env, r *profiles.Reset) (int64, error) {
+	if !r.RedisAll {
+		return 0, nil
+	}
+	n, err := deleteMatching(ctx, env, "*", func(k string) bool { return !strings.HasPrefix(k, profiles.RedisOwnPrefix) })
+	if err == nil {
+		env.Log.Info("reset: redis keys deleted", "match", "*", "except", profiles.RedisOwnPrefix+"*", "keys", n)
+	}
+	return n, err
+}
+
+// deleteMatching deletes the keys matching the glob pattern (and keep, when
+// not nil), a SCAN page at a time, and returns how many existed.
+func deleteMatching(ctx context.Context, env *Env, pattern string, keep func(string) bool) (int64, error) {
+	var deleted int64
+	err := scanMatch(ctx, env, pattern, func(keys []string) error {
+		if keep != nil {
+			keys = slices.DeleteFunc(keys, func(k string) bool { return !keep(k) })
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		n, err := deleteKeys(ctx, env, keys)
+		deleted += n
+		return err
+	})
+	return deleted, err
 }
 
 // PlanReset describes, one line per entry, what Reset would remove:

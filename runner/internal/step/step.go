@@ -64,6 +64,10 @@ func Lookup(kind string) (Kind, error) {
 		return httpCall{}, nil
 	case profiles.KindExec:
 		return execCommand{}, nil
+	case profiles.KindUpsert:
+		return upsert{}, nil
+	case profiles.KindReplace:
+		return replace{}, nil
 	}
 	return nil, fmt.Errorf("unknown step kind %q", kind)
 }

@@ -16,8 +16,10 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// users replace-upserts every user of the step into <db>.User as {_id: id,
-// password: bcrypt hash, firstName, lastName, roles, modified: now}. The cost
+// users replace-upserts every user of the step into <db>.User as the
+// services' UserController.replaceUser stores it: {_id: id, <the user's
+// other fields as given, absent ones absent, roles as objects {name}>,
+// password: bcrypt hash, modified: now}. The cost
 // is $BCRYPT_SALT_ROUNDS (default 12); passwords come from the profile, an
 // environment variable or a file, and are never logged nor put in an error,
 // nor in Writes (which leaves the password out).
@@ -138,17 +140,11 @@ func (users) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	ds := &DocSet{DB: env.DB, Coll: UserCollection, Field: "_id", Ignore: []string{"password", "modified"},
 		Note: "passwords not compared (every apply hashes them anew)"}
 	for _, u := range s.Users.Users {
-		roles := bson.A{}
-		for _, r := range u.Roles {
-			roles = append(roles, r)
-		}
-		ds.Docs = append(ds.Docs, Doc{Key: u.ID, Doc: bson.D{
-			{Key: "_id", Value: u.ID},
-			{Key: "firstName", Value: u.FirstName},
-			{Key: "lastName", Value: u.LastName},
-			{Key: "roles", Value: roles},
-			{Key: "modified", Value: now},
-		}})
+		doc := make(bson.D, 0, len(u.Fields)+3)
+		doc = append(doc, bson.E{Key: "_id", Value: u.ID})
+		doc = append(doc, u.Fields...)
+		doc = append(doc, bson.E{Key: "modified", Value: now})
+		ds.Docs = append(ds.Docs, Doc{Key: u.ID, Doc: doc})
 	}
 	return &Writes{Docs: []*DocSet{ds}}, nil
 }
@@ -170,8 +166,9 @@ func (k users) Apply(ctx context.Context, env *Env, s profiles.Step) (store.Step
 	}
 	ds := w.Docs[0]
 	for i := range ds.Docs {
-		d := ds.Docs[i].Doc
-		ds.Docs[i].Doc = append(d[:1:1], append(bson.D{{Key: "password", Value: string(hashes[i])}}, d[1:]...)...)
+		d := ds.Docs[i].Doc // {_id, <fields>, modified}: the hash goes before modified
+		last := len(d) - 1
+		ds.Docs[i].Doc = append(d[:last:last], bson.E{Key: "password", Value: string(hashes[i])}, d[last])
 	}
 	rec.Written, err = ds.write(ctx, env)
 	if err != nil {

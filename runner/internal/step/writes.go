@@ -26,11 +26,11 @@ type Writes struct {
 	Opaque bool
 }
 
-// DocSet is documents of one collection, each matched on Field and written
-// with an upsert.
+// DocSet is documents of one collection, each matched on Field (or by its
+// own Filter) and written with an upsert.
 type DocSet struct {
 	DB, Coll string
-	Field    string // "_id" or a dotted path into the document
+	Field    string // "_id" or a dotted path into the document; "": each Doc has its Filter
 	// Update: the documents' fields are $set (other stored fields stay);
 	// otherwise each document replaces the one it matches.
 	Update bool
@@ -41,10 +41,12 @@ type DocSet struct {
 	Note   string // a remark for the plan
 }
 
-// Doc is one document and the value of its DocSet's Field.
+// Doc is one document and the value of its DocSet's Field, or, in a set
+// without Field, the filter that matches it.
 type Doc struct {
-	Key any
-	Doc bson.D
+	Key    any
+	Filter bson.D
+	Doc    bson.D
 }
 
 // RedisWrite is one Redis key as a step leaves it. Type "string", "hash" or
@@ -136,7 +138,21 @@ func (w *Writes) execute(ctx context.Context, env *Env) (Counts, error) {
 }
 
 // Filter is the filter that matches d in its set.
-func (ds *DocSet) Filter(d Doc) bson.D { return bson.D{{Key: ds.Field, Value: d.Key}} }
+func (ds *DocSet) Filter(d Doc) bson.D {
+	if ds.Field == "" {
+		return d.Filter
+	}
+	return bson.D{{Key: ds.Field, Value: d.Key}}
+}
+
+// Match is what identifies d's document in its set: the value of the set's
+// Field, or d's Filter as a document when the set has no Field.
+func (ds *DocSet) Match(d Doc) any {
+	if ds.Field == "" {
+		return d.Filter
+	}
+	return d.Key
+}
 
 func (ds *DocSet) write(ctx context.Context, env *Env) (int64, error) {
 	if len(ds.Docs) == 0 {

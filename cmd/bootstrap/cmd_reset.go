@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
+)
+
+// resetCmd is `bootstrap reset`: under the lock, each named profile's reset
+// and nothing else (the legacy `-c`); the profile's marker is deleted so
+// that the next run applies it again. Audited.
+type resetCmd struct {
+	profileFlags
+	connFlags
+	lockFlags
+
+	LockWait time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+}
+
+// Validate checks the lock flags.
+func (c *resetCmd) Validate() error { return c.lockFlags.validate() }
+
+// Run resets the profiles.
+func (c *resetCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
+	set, err := c.load(log, false)
+	if err != nil {
+		return err
+	}
+	mc, rc, err := c.both(ctx, log, io, nil)
+	if err != nil {
+		return err
+	}
+	defer disconnect(ctx, mc, rc)
+	runID, host := runner.NewRunID(), hostname()
+	locker, err := c.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version}, log.With("run_id", runID), nil)
+	if err != nil {
+		return err
+	}
+	rn, err := runner.New(mc, rc, locker, &runner.Options{
+		RunID: runID, Host: host, Image: bi.Version, LockWait: c.LockWait, Log: log, Env: c.env(io),
+	})
+	if err != nil {
+		return err
+	}
+	res, err := rn.Reset(ctx, set)
+	for _, p := range res.Profiles {
+		removed := int64(0)
+		for _, s := range p.Steps {
+			removed += s.Removed
+		}
+		switch p.Outcome {
+		case store.OutcomeReset:
+			fmt.Fprintf(io.Out, "reset %s (fence %d): %d documents and keys removed; its next run applies it again\n", p.Profile, res.Fence, removed)
+		case store.OutcomeSkipped:
+			fmt.Fprintf(io.Out, "%s has no reset: nothing removed\n", p.Profile)
+		}
+	}
+	return err
+}

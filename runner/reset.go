@@ -1,0 +1,63 @@
+package runner
+
+import (
+	"context"
+
+	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/store"
+)
+
+// Reset runs, under the lock, the reset of each profile of set (its
+// reset: section; for a srvthreds-form profile the legacy wipe: its
+// database and those its Handler.ts cleanup() drops, and every Redis key
+// but bootstrap's own) and nothing else: the legacy `-c`. Each profile's
+// marker is deleted (fenced) so that the next run applies it again, and
+// the outcome is audited as store.OutcomeReset. A profile without a reset
+// is audited as skipped.
+func (r *Runner) Reset(ctx context.Context, set *profiles.Set) (*Result, error) {
+	res := &Result{RunID: r.opts.RunID}
+	err := r.underLock(ctx, "reset", set.Profiles, func(a *attempt) error {
+		res.Fence = a.lease.Fence()
+		for _, p := range set.Profiles {
+			pr := ProfileResult{Profile: p.Name, Version: p.Version}
+			err := a.resetOnly(p, &pr)
+			res.Profiles = append(res.Profiles, pr)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+func (a *attempt) resetOnly(p *profiles.Profile, pr *ProfileResult) error {
+	pc := &profileRun{p: p, pr: pr, prev: a.prevs[p.Name], start: a.r.opts.Now(), log: a.log.With("profile", p.Name)}
+	if pc.prev != nil {
+		pr.PrevVersion = pc.prev.Version
+	}
+	if p.Reset == nil {
+		a.r.rep.StartProfile(p.Name, p.Version)
+		pc.log.Info("profile has no reset")
+		pr.Outcome = store.OutcomeSkipped
+		pr.Duration = a.r.opts.Now().Sub(pc.start)
+		a.record(pc)
+		return nil
+	}
+	rec, err := a.reset(pc)
+	pr.Steps = []store.StepRecord{rec}
+	if err != nil {
+		return a.fail(pc, rec.Name, err)
+	}
+	if err := a.g.Err(); err != nil {
+		return a.fail(pc, "marker", err)
+	}
+	if _, err := a.r.store.DeleteMarker(a.g, p.Database, p.Name, a.lease.Fence()); err != nil {
+		err = fenced(err)
+		return a.fail(pc, "marker", err)
+	}
+	pr.Outcome = store.OutcomeReset
+	pr.Duration = a.r.opts.Now().Sub(pc.start)
+	a.record(pc)
+	return nil
+}
