@@ -52,6 +52,11 @@ type Profile struct {
 	Version  string   // hex SHA-256 of SPEC §2.2
 	HashAlgo int      // HashAlgo at load time
 	Warnings []string // e.g. "Handler.ts is ignored; use a users step"
+	// KeyNotes are the keys starting with "$" or containing "." in what
+	// the profile writes (SPEC §2.4), at most Limits.MaxProblems of them;
+	// KeyNotesMore counts the others.
+	KeyNotes     []KeyNote
+	KeyNotesMore int
 }
 
 // Reset lists what `run --reset` drops before the profile is applied.
@@ -73,6 +78,10 @@ type Step struct {
 	Redis     *RedisStep
 	HTTP      *HTTPStep
 	Exec      *ExecStep
+	// OmitKeys are the step's omitKeys: (configs, patterns and documents
+	// steps): keys left out of its documents, at any depth, besides
+	// Options.OmitKeys.
+	OmitKeys []string
 }
 
 // Name is "<index>:<kind>", used in logs, audit records and markers.

@@ -159,6 +159,11 @@ func (l *loader) loadRedis(src *source, raw string, r ref) *RedisStep {
 			}
 			k.Set, _ = m.strList("set")
 		}
+		if msg := checkReservedKey(k.Key); msg != "" {
+			line, col := m.pos("key")
+			fc.at(line, col, m.sub("key"), "%s", msg)
+			continue
+		}
 		if k.Key != "" {
 			if prev, dup := seen[k.Key]; dup {
 				line, col := m.pos("key")

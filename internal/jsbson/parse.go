@@ -87,8 +87,9 @@ func Parse(raw []byte, opts *Options) (Result, error) {
 // ParseEach is Parse for a file of documents: when the top-level value is
 // an array, fn is called for each element in turn with its index, the
 // offset where it starts in raw and its Result (Key fields and error fields
-// start with "[i]"); otherwise fn is called once, with i = -1, for the
-// value. Only one element is held at a time. An error from fn stops the
+// start with "[i]"; depths count from the element, which is level 1, as in
+// the document it becomes); otherwise fn is called once, with i = -1, for
+// the value. Only one element is held at a time. An error from fn stops the
 // parse and is returned.
 func ParseEach(raw []byte, opts *Options, fn func(i int, off int64, r Result) error) error {
 	return parse(raw, opts, true, fn)
@@ -119,7 +120,7 @@ func parse(raw []byte, opts *Options, each bool, fn func(int, int64, Result) err
 	}
 	for i := 0; p.dec.More(); i++ {
 		off := skipSpace(raw, p.dec.InputOffset())
-		v, err := p.value(1, "["+strconv.Itoa(i)+"]", false)
+		v, err := p.value(0, "["+strconv.Itoa(i)+"]", false)
 		if err != nil {
 			return err
 		}

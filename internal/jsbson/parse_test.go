@@ -166,3 +166,16 @@ func TestSize_matches_bson_marshal(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEach_depth_counts_from_the_element(t *testing.T) {
+	elem := strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth)
+	if err := ParseEach([]byte("["+elem+"]"), nil, func(int, int64, Result) error { return nil }); err != nil {
+		t.Errorf("an element of %d levels: %v", MaxDepth, err)
+	}
+	var depths []int
+	_ = ParseEach([]byte(`[{"a": {"b": 1}}]`), &Options{Key: func(k Key) { depths = append(depths, k.Depth) }},
+		func(int, int64, Result) error { return nil })
+	if want := []int{1, 2}; !slices.Equal(depths, want) {
+		t.Errorf("depths = %v, want %v", depths, want)
+	}
+}
