@@ -54,6 +54,7 @@ func (l *loader) loadUsers(src *source, raw string, r ref) *UsersStep {
 		if !ok {
 			continue
 		}
+		l.checkYAMLDoc(src, fc, m.node, field, l.limits.MaxDepth)
 		u := User{
 			ID:        m.str("id", true),
 			FirstName: m.str("firstName", false),
@@ -79,6 +80,9 @@ func (l *loader) loadUsers(src *source, raw string, r ref) *UsersStep {
 				continue
 			}
 			seen[u.ID] = u.Line
+		}
+		if !l.countItem(src, fc, m.node.Line, m.node.Column, field) {
+			break
 		}
 		step.Users = append(step.Users, u)
 	}
@@ -171,6 +175,9 @@ func (l *loader) loadRedis(src *source, raw string, r ref) *RedisStep {
 				continue
 			}
 			seen[k.Key] = k.Line
+		}
+		if !l.countItem(src, fc, m.node.Line, m.node.Column, field) {
+			break
 		}
 		step.Keys = append(step.Keys, k)
 	}
