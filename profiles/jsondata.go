@@ -227,7 +227,7 @@ func (l *loader) pattern(f *jsonFile, res jsbson.Result, keys *docKeys, seen map
 // unique in the step.
 func (l *loader) loadDocuments(src *source, raw, key string, r ref) (string, []DocumentItem) {
 	dir, files := l.readJSONDir(src, raw, r)
-	d := &docsLoad{l: l, src: src, key: key, seen: map[string]string{}}
+	d := &docsLoad{l: l, src: src, key: key, seen: map[string]int{}}
 	for _, f := range files {
 		d.f = f
 		keys := &docKeys{at: map[string]int64{}, topDollar: true}
@@ -251,7 +251,7 @@ type docsLoad struct {
 	src   *source
 	key   string
 	f     *jsonFile
-	seen  map[string]string // canonical key -> "file[index]"
+	seen  map[string]int // canonical key -> index in items
 	items []DocumentItem
 	full  bool // over the documents limit
 }
@@ -295,7 +295,12 @@ func (d *docsLoad) element(i int, off int64, res jsbson.Result, keys *docKeys) {
 	}
 	canon, _ := jsbson.Stringify(kv)
 	if prev, dup := d.seen[string(canon)]; dup {
-		f.at(at, joinField(elem, d.key), "duplicate %s %s (also in %s)", d.key, canon, prev)
+		it := d.items[prev]
+		where := it.File
+		if it.InArray {
+			where += index("", it.Index)
+		}
+		f.at(at, joinField(elem, d.key), "duplicate %s %s (also in %s)", d.key, canon, where)
 		return
 	}
 	if !f.checkSize(obj, 0, off, elem) {
@@ -306,14 +311,20 @@ func (d *docsLoad) element(i int, off int64, res jsbson.Result, keys *docKeys) {
 		d.full = true
 		return
 	}
-	d.seen[string(canon)] = f.ctx.file + elem
-	d.items = append(d.items, DocumentItem{File: f.ctx.file, Index: max(i, 0), Key: keyValue(kv), JSON: json.RawMessage(res.JSON)})
+	d.seen[string(canon)] = len(d.items)
+	d.items = append(d.items, DocumentItem{File: f.ctx.file, Index: max(i, 0), InArray: i >= 0, Key: keyValue(kv), JSON: json.RawMessage(res.JSON)})
 }
 
 // keyValue returns a key value as encoding/json decodes it into an any
 // (string, float64, bool or map[string]any), the type DocumentItem.Key has
 // always had.
 func keyValue(v any) any {
+	switch t := v.(type) {
+	case string, float64, bool:
+		return t
+	case int32:
+		return float64(t)
+	}
 	text, err := jsbson.Stringify(v)
 	if err != nil {
 		return nil

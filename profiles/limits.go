@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -137,15 +138,35 @@ func (l *loader) readLimited(src *source, rel, resolved string, size int64) ([]b
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, min(limit, left)+1))
+	data, err := readAtMost(f, size, min(limit, left))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > min(limit, left) { // it grew since stat
-		return nil, fmt.Errorf("grew over the size limit of %s while read", sizeName(min(limit, left)))
-	}
 	src.size += int64(len(data))
 	return data, nil
+}
+
+// readAtMost reads r, of the given size as stat reported it, into a slice
+// of that capacity (io.ReadAll would leave up to twice as much behind), and
+// refuses more than max bytes.
+func readAtMost(r io.Reader, size, most int64) ([]byte, error) {
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return buf[:n:n], nil
+	case err != nil:
+		return nil, err
+	}
+	// It grew since stat.
+	rest, err := io.ReadAll(io.LimitReader(r, most-int64(n)+1))
+	if err != nil {
+		return nil, err
+	}
+	if data := append(buf, rest...); int64(len(data)) <= most {
+		return data, nil
+	}
+	return nil, fmt.Errorf("grew over the size limit of %s while read", sizeName(most))
 }
 
 // countItem counts one more item that profile src writes, and reports the

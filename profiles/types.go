@@ -154,9 +154,12 @@ type DocumentsStep struct {
 // objects.
 type DocumentItem struct {
 	File  string
-	Index int             // position in the file's array, or 0
-	Key   any             // the value of the key field, as decoded from JSON
-	JSON  json.RawMessage // the document verbatim
+	Index int // position in the file's array, or 0
+	// InArray is true when the file is an array of documents (Index is
+	// then meaningful).
+	InArray bool
+	Key     any             // the value of the key field, as decoded from JSON
+	JSON    json.RawMessage // the document verbatim
 }
 
 // RedisStep: generic Redis keys.
