@@ -18,12 +18,12 @@ const (
 	// reads: 8 MiB.
 	DefaultMaxFileSize = 8 << 20
 	// DefaultMaxYAMLSize bounds each YAML file (profile.yaml, users and redis
-	// files): 1 MiB. A YAML file takes about 50 times its size in memory
+	// files): 256 KiB. A YAML file takes up to 100 times its size in memory
 	// while it is decoded.
-	DefaultMaxYAMLSize = 1 << 20
+	DefaultMaxYAMLSize = 256 << 10
 	// DefaultMaxProfileSize bounds the sum of the files one profile reads:
-	// 32 MiB.
-	DefaultMaxProfileSize = 32 << 20
+	// 16 MiB.
+	DefaultMaxProfileSize = 16 << 20
 	// DefaultMaxDocuments bounds the items one profile writes (configs,
 	// patterns, documents, users and Redis keys): 100,000.
 	DefaultMaxDocuments = 100_000
