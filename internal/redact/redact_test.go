@@ -79,17 +79,24 @@ func FuzzURI(f *testing.F) {
 	f.Add("MONGODB+SRV", "u", "p@ss:w?rd=", "c.example.net", "", "tls=true")
 	f.Add("rediss", "default", "12345", "[::1]:6380", "2", "x=a@b")
 	f.Fuzz(func(t *testing.T, scheme, user, password, hosts, db, query string) {
-		if len(password) < 4 || strings.Contains(scheme+user+hosts+db+query, password) {
-			return // a password too short to tell apart, or one written elsewhere too
+		if len(password) < 4 || strings.Contains(scheme+"://"+user+":", password) {
+			return // a password too short to tell apart, or one written before it too
 		}
-		uri := scheme + "://" + user + ":" + password + "@" + hosts
-		if db != "" {
-			uri += "/" + db
+		build := func(pw string) string {
+			uri := scheme + "://" + user + ":" + pw + "@" + hosts
+			if db != "" {
+				uri += "/" + db
+			}
+			if query != "" {
+				uri += "?" + query
+			}
+			return uri
 		}
-		if query != "" {
-			uri += "?" + query
-		}
-		if out := URI(uri); strings.Contains(out, password) {
+		// Either the output does not depend on the password (it is the same
+		// with another one), or it does not show it.
+		uri := build(password)
+		out := URI(uri)
+		if out != URI(build("Another-Pass")) && strings.Contains(out, password) {
 			t.Fatalf("URI(%q) = %q shows the password %q", uri, out, password)
 		}
 		u, err := url.Parse(uri)
