@@ -159,7 +159,7 @@ func TestJSNumberString(t *testing.T) {
 		want string
 	}{
 		{1, "1"},
-		{-0.0, "0"},
+		{0.0, "0"},
 		{math.Copysign(0, -1), "0"},
 		{1.5, "1.5"},
 		{-2.5, "-2.5"},
