@@ -205,3 +205,40 @@ func TestPosIndex_agrees_with_lineCol(t *testing.T) {
 		t.Errorf("empty file: %d:%d", l, c)
 	}
 }
+
+// TestGlobCouldMatchPrefix_agrees_with_redis checks, on random globs, that
+// globCouldMatchPrefix finds a match exactly when Redis's matcher matches
+// some string of the prefix followed by a few bytes.
+func TestGlobCouldMatchPrefix_agrees_with_redis(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	// Globs of up to 4 bytes match, if at all, a string of the prefix and
+	// at most 3 more bytes, over the bytes the globs name and one other.
+	const patAlpha, strAlpha, prefix = "ab:*?[]^-\\", "ab:*?[]^-\\c", "ab:"
+	suffixes := []string{""}
+	for n := 1; n <= 3; n++ {
+		for _, s := range suffixes {
+			if len(s) == n-1 {
+				for i := range len(strAlpha) {
+					suffixes = append(suffixes, s+strAlpha[i:i+1])
+				}
+			}
+		}
+	}
+	for range 5000 {
+		var b strings.Builder
+		for range 1 + r.IntN(4) {
+			b.WriteByte(patAlpha[r.IntN(len(patAlpha))])
+		}
+		glob := b.String()
+		want := false
+		for _, s := range suffixes {
+			if redisMatch(glob, prefix+s) {
+				want = true
+				break
+			}
+		}
+		if got := globCouldMatchPrefix(glob, prefix); got != want {
+			t.Fatalf("globCouldMatchPrefix(%q, %q) = %v; Redis matches a string with that prefix: %v", glob, prefix, got, want)
+		}
+	}
+}
