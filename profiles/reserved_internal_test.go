@@ -83,45 +83,8 @@ func redisMatch(pattern, str string) bool {
 			case '?':
 				si, slen = si+1, slen-1
 			case '[':
-				pi, plen = pi+1, plen-1
-				not := pc(pi) == '^'
-				if not {
-					pi, plen = pi+1, plen-1
-				}
-				ok := false
-			class:
-				for {
-					switch {
-					case pc(pi) == '\\' && plen >= 2:
-						pi, plen = pi+1, plen-1
-						if pc(pi) == s[si] {
-							ok = true
-						}
-					case pc(pi) == ']':
-						break class
-					case plen == 0:
-						pi, plen = pi-1, plen+1
-						break class
-					case plen >= 3 && pc(pi+1) == '-':
-						lo, hi := pc(pi), pc(pi+2)
-						if lo > hi {
-							lo, hi = hi, lo
-						}
-						pi, plen = pi+2, plen-2
-						if s[si] >= lo && s[si] <= hi {
-							ok = true
-						}
-					default:
-						if pc(pi) == s[si] {
-							ok = true
-						}
-					}
-					pi, plen = pi+1, plen-1
-				}
-				if not {
-					ok = !ok
-				}
-				if !ok {
+				var ok bool
+				if ok, pi, plen = redisClass(pc, pi+1, plen-1, s[si]); !ok {
 					return false
 				}
 				si, slen = si+1, slen-1
@@ -145,6 +108,44 @@ func redisMatch(pattern, str string) bool {
 		return plen == 0 && slen == 0
 	}
 	return match(0, 0)
+}
+
+// redisClass is the "[...]" case of stringmatchlen: it reads the class
+// that starts at pattern index pi (after its "["), with plen bytes left,
+// matches byte c against it, and returns where the class ends.
+func redisClass(pc func(int) byte, pi, plen int, c byte) (bool, int, int) {
+	not := pc(pi) == '^'
+	if not {
+		pi, plen = pi+1, plen-1
+	}
+	ok := false
+	for {
+		switch {
+		case pc(pi) == '\\' && plen >= 2:
+			pi, plen = pi+1, plen-1
+			if pc(pi) == c {
+				ok = true
+			}
+		case pc(pi) == ']':
+			return ok != not, pi, plen
+		case plen == 0:
+			return ok != not, pi - 1, plen + 1
+		case plen >= 3 && pc(pi+1) == '-':
+			lo, hi := pc(pi), pc(pi+2)
+			if lo > hi {
+				lo, hi = hi, lo
+			}
+			pi, plen = pi+2, plen-2
+			if c >= lo && c <= hi {
+				ok = true
+			}
+		default:
+			if pc(pi) == c {
+				ok = true
+			}
+		}
+		pi, plen = pi+1, plen-1
+	}
 }
 
 // globMatches matches s against parseGlob's tokens.
