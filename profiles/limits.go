@@ -76,8 +76,9 @@ type Options struct {
 	Limits Limits
 	// OmitKeys are object keys left out, with their values and at any depth,
 	// of the configs, patterns and documents of every profile (the
-	// --omit-keys flag). Those that a profile contains are part of its
-	// version. A step's omitKeys: adds to them for that step.
+	// --omit-keys flag; blanks around a key are trimmed, empty ones
+	// dropped). Those that a profile contains are part of its version. A
+	// step's omitKeys: adds to them for that step.
 	OmitKeys []string
 }
 

@@ -141,7 +141,12 @@ func (s *source) fileCtx(rel string) *fileCtx {
 func load(fsys fs.FS, requested []string, opts *Options) (*Set, error) {
 	l := &loader{fsys: fsys, srcs: map[string]*source{}, missing: map[string]bool{}}
 	if opts != nil {
-		l.limits, l.omit = opts.Limits, opts.OmitKeys
+		l.limits = opts.Limits
+		for _, k := range opts.OmitKeys {
+			if k = strings.TrimSpace(k); k != "" && !slices.Contains(l.omit, k) {
+				l.omit = append(l.omit, k)
+			}
+		}
 	}
 	l.limits = l.limits.withDefaults()
 	l.probs.limit = l.limits.MaxProblems
