@@ -164,7 +164,8 @@ func (l *loader) parseStep(src *source, n *yaml.Node, i int) (Step, bool) {
 }
 
 // stepFields checks the fields of a step that writes to MongoDB: the given
-// ones and an optional database, which it sets on s.
+// ones, an optional database and an optional omitKeys list, which it sets
+// on s (and on the loader, for the step's documents).
 func (l *loader) stepFields(c *fileCtx, n *yaml.Node, field string, s *Step, fields ...string) (ymap, bool) {
 	m, ok := c.mapping(n, field, append(fields, "database", "omitKeys")...)
 	if !ok {
