@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 
+	units "github.com/docker/go-units"
+
 	"github.com/srvthreds/bootstrap/internal/jsbson"
 )
 
@@ -183,3 +185,24 @@ func (l *loader) countItem(src *source, fc *fileCtx, line, col int, field string
 	}
 	return false
 }
+
+// ByteSize is a number of bytes written as "8MiB", "256KiB", "16m" or
+// "1048576" (binary units, as docker/go-units' RAMInBytes reads them), for
+// the size flags: it implements encoding.TextUnmarshaler.
+type ByteSize int64
+
+// UnmarshalText parses a size; it must be positive.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	n, err := units.RAMInBytes(string(text))
+	switch {
+	case err != nil:
+		return fmt.Errorf("invalid size %q: want e.g. 8MiB, 256KiB or a number of bytes", text)
+	case n <= 0:
+		return fmt.Errorf("invalid size %q: must be positive", text)
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// String renders the size as "8 MiB", which UnmarshalText reads back.
+func (b ByteSize) String() string { return sizeName(int64(b)) }
