@@ -51,7 +51,7 @@ func checkApplies(t *testing.T, p *profiles.Profile) {
 	noOmitted := func(what string, raw []byte) {
 		if _, err := jsbson.Parse(raw, &jsbson.Options{Key: func(k jsbson.Key) {
 			if k.Name == "$schema" {
-				t.Fatalf("%s: omitted key %s still in %s", what, k.Field, raw)
+				t.Fatalf("%s: omitted key %s still in %s", what, k.Field(), raw)
 			}
 		}}); err != nil {
 			t.Fatalf("%s: validated but does not convert: %v", what, err)

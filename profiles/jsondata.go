@@ -100,7 +100,7 @@ func (l *loader) parseOpts(src *source, f *jsonFile, depth int, keys *docKeys) *
 				return
 			}
 			line, col := f.lineCol(k.Offset)
-			addKeyNote(src.p, KeyNote{File: f.ctx.file, Line: line, Column: col, Field: k.Field, Key: k.Name}, l.limits.MaxProblems)
+			addKeyNote(src.p, KeyNote{File: f.ctx.file, Line: line, Column: col, Field: k.Field(), Key: k.Name}, l.limits.MaxProblems)
 		},
 	}
 }
@@ -118,7 +118,7 @@ func (l *loader) omitted(src *source, keys []string) {
 // refuseTopDollar reports the top-level "$" keys of a replacement document.
 func (f *jsonFile) refuseTopDollar(keys *docKeys) bool {
 	for _, k := range keys.dollar {
-		f.at(k.Offset, k.Field, "a top-level key starting with $ is refused by MongoDB in a replaced document; leave it out (omitKeys) or nest it")
+		f.at(k.Offset, k.Field(), "a top-level key starting with $ is refused by MongoDB in a replaced document; leave it out (omitKeys) or nest it")
 	}
 	return len(keys.dollar) > 0
 }

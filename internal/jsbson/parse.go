@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -58,10 +60,14 @@ type Options struct {
 // Key is an object key seen by Parse.
 type Key struct {
 	Name   string // the key
-	Field  string // its path, e.g. "a.b[2].$push" ("[3].code" for ParseEach's elements)
+	Parent string // path of the object holding it: "" at the top, "a.b[2]", "[3]" for ParseEach's elements
 	Offset int64  // byte offset of its opening quote in the input
 	Depth  int    // level of the object holding it: 1 for a top-level key
 }
+
+// Field returns the key's path, e.g. "a.b[2].$push" ("[3].code" for
+// ParseEach's elements).
+func (k Key) Field() string { return joinField(k.Parent, k.Name) }
 
 // Result is a parsed JSON value.
 type Result struct {
@@ -99,36 +105,41 @@ func parse(raw []byte, opts *Options, each bool, fn func(int, int64, Result) err
 	if err := check(raw); err != nil {
 		return err
 	}
-	p := &parser{raw: raw, dec: json.NewDecoder(bytes.NewReader(raw)), maxDepth: MaxDepth}
-	p.dec.UseNumber()
+	p := &parser{raw: raw, maxDepth: MaxDepth}
 	if opts != nil {
 		p.omit, p.onKey = opts.Omit, opts.Key
 		if opts.MaxDepth > 0 && opts.MaxDepth < MaxDepth {
 			p.maxDepth = opts.MaxDepth
 		}
 	}
-	start := skipSpace(raw, 0)
-	if !each || start >= int64(len(raw)) || raw[start] != '[' {
-		v, err := p.value(0, "", false)
+	p.ws()
+	start := int64(p.pos)
+	if !each || raw[p.pos] != '[' {
+		v, err := p.value(0, "", "", -1, false)
 		if err != nil {
 			return err
 		}
 		return fn(-1, start, p.result(v, start, int64(len(raw))))
 	}
-	if _, err := p.token(); err != nil { // '['
-		return err
-	}
-	for i := 0; p.dec.More(); i++ {
-		off := skipSpace(raw, p.dec.InputOffset())
-		v, err := p.value(0, "["+strconv.Itoa(i)+"]", false)
+	p.pos++ // '['
+	for i := 0; ; i++ {
+		p.ws()
+		if raw[p.pos] == ']' {
+			return nil
+		}
+		off := int64(p.pos)
+		v, err := p.value(0, "", "", i, false)
 		if err != nil {
 			return err
 		}
-		if err := fn(i, off, p.result(v, off, p.dec.InputOffset())); err != nil {
+		if err := fn(i, off, p.result(v, off, int64(p.pos))); err != nil {
 			return err
 		}
+		p.ws()
+		if raw[p.pos] == ',' {
+			p.pos++
+		}
 	}
-	return nil
 }
 
 // check refuses invalid UTF-8 and malformed JSON, so that the decoder meets
@@ -161,10 +172,11 @@ func check(raw []byte) error {
 	return &Error{Offset: off, Msg: se.Error(), Syntax: true, err: se}
 }
 
-// parser is the state of one Parse.
+// parser is the state of one Parse. Its input was checked by check, so
+// it reads it without looking for syntax errors.
 type parser struct {
 	raw      []byte
-	dec      *json.Decoder
+	pos      int
 	maxDepth int
 	omit     []string
 	onKey    func(Key)
@@ -198,68 +210,96 @@ func cut(data []byte, base int64, dels [][2]int64) []byte {
 	return append(out, data[at-base:]...)
 }
 
-// token returns the next token; the input was checked, so an error here is
-// not expected.
-func (p *parser) token() (json.Token, error) {
-	off := p.dec.InputOffset()
-	t, err := p.dec.Token()
-	if err != nil {
-		return nil, &Error{Offset: off, Msg: err.Error(), Syntax: true, err: err}
+// ws skips white space.
+func (p *parser) ws() {
+	for p.pos < len(p.raw) {
+		switch p.raw[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
 	}
-	return t, nil
 }
 
-// value decodes the next value, at nesting level depth (0 for the top
-// level). discard is true inside an omitted value.
-func (p *parser) value(depth int, field string, discard bool) (any, error) {
-	off := skipSpace(p.raw, p.dec.InputOffset())
-	tok, err := p.token()
-	if err != nil {
-		return nil, err
+// fieldOf returns the path of a value: member key of the object at parent,
+// or element idx (when idx >= 0) of the array at parent.
+func fieldOf(parent, key string, idx int) string {
+	if idx >= 0 {
+		return parent + "[" + strconv.Itoa(idx) + "]"
 	}
-	switch t := tok.(type) {
-	case json.Delim:
+	return joinField(parent, key)
+}
+
+// value decodes the value at the current position, at nesting level depth
+// (0 for the top level), found under key or at index idx (see fieldOf) of
+// parent. discard is true inside an omitted value.
+func (p *parser) value(depth int, parent, key string, idx int, discard bool) (any, error) {
+	p.ws()
+	off := p.pos
+	switch c := p.raw[off]; c {
+	case '{', '[':
+		field := fieldOf(parent, key, idx)
 		if depth+1 > p.maxDepth {
-			return nil, &Error{Offset: off, Field: field, Msg: fmt.Sprintf("nested deeper than %d levels", p.maxDepth)}
+			return nil, &Error{Offset: int64(off), Field: field, Msg: fmt.Sprintf("nested deeper than %d levels", p.maxDepth)}
 		}
-		if t == '{' {
+		p.pos++
+		if c == '{' {
 			return p.object(depth+1, field, discard)
 		}
 		return p.array(depth+1, field, discard)
-	case json.Number:
-		return jsNumber(string(t))
+	case '"':
+		return p.str(), nil
+	case 't':
+		p.pos += 4
+		return true, nil
+	case 'f':
+		p.pos += 5
+		return false, nil
+	case 'n':
+		p.pos += 4
+		return nil, nil
 	}
-	return tok, nil // string, bool or nil
+	for p.pos < len(p.raw) && strings.IndexByte("+-.0123456789eE", p.raw[p.pos]) >= 0 {
+		p.pos++
+	}
+	return jsNumber(string(p.raw[off:p.pos]))
 }
 
-// member is the bookkeeping of an object's members for omissions.
+// members is the bookkeeping of an object's members for omissions.
 type members struct {
 	kept    bool  // a member was kept
 	pending int64 // start of the leading omitted members, or -1
 	prevEnd int64 // end of the previous member's value
 }
 
+// seenKey is a key of an object and where it is.
+type seenKey struct {
+	key string
+	off int64
+}
+
+// object decodes the members of an object whose "{" was read.
 func (p *parser) object(depth int, field string, discard bool) (bson.D, error) {
 	d := bson.D{}
-	seen := map[string]int64{}
+	var buf [16]seenKey
+	seen := buf[:0]
 	ms := members{pending: -1}
 	hasIndexKey := false
-	for p.dec.More() {
-		koff := skipSpace(p.raw, p.dec.InputOffset())
-		tok, err := p.token()
-		if err != nil {
+	for {
+		p.ws()
+		if p.raw[p.pos] == '}' {
+			p.pos++
+			break
+		}
+		koff := int64(p.pos)
+		key := p.str()
+		if err := p.checkKey(seen, key, koff, field); err != nil {
 			return nil, err
 		}
-		key, _ := tok.(string)
-		kf := joinField(field, key)
-		if strings.IndexByte(key, 0) >= 0 {
-			return nil, &Error{Offset: koff, Field: kf, Msg: "key contains a NUL byte, which BSON cannot store"}
-		}
-		if prev, dup := seen[key]; dup {
-			return nil, &Error{Offset: koff, Field: kf, Msg: fmt.Sprintf(
-				"duplicate key %q (also at line %d); JSON.parse would keep only the last value", key, lineOf(p.raw, prev))}
-		}
-		seen[key] = koff
+		seen = append(seen, seenKey{key, koff})
+		p.ws()
+		p.pos++ // ':'
 		omit := slices.Contains(p.omit, key)
 		if !omit && !discard {
 			if !ms.kept && ms.pending >= 0 {
@@ -267,18 +307,22 @@ func (p *parser) object(depth int, field string, discard bool) (bson.D, error) {
 			}
 			ms.kept = true
 			if p.onKey != nil {
-				p.onKey(Key{Name: key, Field: kf, Offset: koff, Depth: depth})
+				p.onKey(Key{Name: key, Parent: field, Offset: koff, Depth: depth})
 			}
 		}
-		v, err := p.value(depth, kf, discard || omit)
+		v, err := p.value(depth, field, key, -1, discard || omit)
 		if err != nil {
 			return nil, err
 		}
-		end := p.dec.InputOffset()
+		end := int64(p.pos)
 		if omit && !discard {
 			p.omitKey(&ms, key, koff, end)
 		}
 		ms.prevEnd = end
+		p.ws()
+		if p.raw[p.pos] == ',' {
+			p.pos++
+		}
 		if omit {
 			continue
 		}
@@ -287,9 +331,6 @@ func (p *parser) object(depth int, field string, discard bool) (bson.D, error) {
 			hasIndexKey = true
 		}
 	}
-	if _, err := p.token(); err != nil { // '}'
-		return nil, err
-	}
 	if !ms.kept && ms.pending >= 0 {
 		p.dels = append(p.dels, [2]int64{ms.pending, ms.prevEnd})
 	}
@@ -297,6 +338,20 @@ func (p *parser) object(depth int, field string, discard bool) (bson.D, error) {
 		jsOrderKeys(d)
 	}
 	return d, nil
+}
+
+// checkKey refuses a key with a NUL byte, and a key already in seen.
+func (p *parser) checkKey(seen []seenKey, key string, koff int64, field string) error {
+	if strings.IndexByte(key, 0) >= 0 {
+		return &Error{Offset: koff, Field: joinField(field, key), Msg: "key contains a NUL byte, which BSON cannot store"}
+	}
+	for _, s := range seen {
+		if s.key == key {
+			return &Error{Offset: koff, Field: joinField(field, key), Msg: fmt.Sprintf(
+				"duplicate key %q (also at line %d); JSON.parse would keep only the last value", key, lineOf(p.raw, s.off))}
+		}
+	}
+	return nil
 }
 
 // omitKey records the omission of the member whose key starts at koff and
@@ -315,19 +370,108 @@ func (p *parser) omitKey(ms *members, key string, koff, end int64) {
 	}
 }
 
+// array decodes the elements of an array whose "[" was read.
 func (p *parser) array(depth int, field string, discard bool) (bson.A, error) {
 	a := bson.A{}
-	for i := 0; p.dec.More(); i++ {
-		v, err := p.value(depth, field+"["+strconv.Itoa(i)+"]", discard)
+	for i := 0; ; i++ {
+		p.ws()
+		if p.raw[p.pos] == ']' {
+			p.pos++
+			return a, nil
+		}
+		v, err := p.value(depth, field, "", i, discard)
 		if err != nil {
 			return nil, err
 		}
 		a = append(a, v)
+		p.ws()
+		if p.raw[p.pos] == ',' {
+			p.pos++
+		}
 	}
-	if _, err := p.token(); err != nil { // ']'
-		return nil, err
+}
+
+// str decodes the string at the current position, as encoding/json does.
+func (p *parser) str() string {
+	p.pos++ // '"'
+	rest := p.raw[p.pos:]
+	end := bytes.IndexByte(rest, '"')
+	if bytes.IndexByte(rest[:end], '\\') < 0 {
+		p.pos += end + 1
+		return string(rest[:end])
 	}
-	return a, nil
+	var b []byte
+	for {
+		switch c := p.raw[p.pos]; c {
+		case '"':
+			p.pos++
+			return string(b)
+		case '\\':
+			b = p.escape(b)
+		default:
+			b = append(b, c)
+			p.pos++
+		}
+	}
+}
+
+// escape appends what the escape sequence at the current position stands
+// for: a lone or mismatched UTF-16 surrogate becomes U+FFFD, as in
+// encoding/json.
+func (p *parser) escape(b []byte) []byte {
+	e := p.raw[p.pos+1]
+	p.pos += 2
+	switch e {
+	case 'b':
+		return append(b, '\b')
+	case 'f':
+		return append(b, '\f')
+	case 'n':
+		return append(b, '\n')
+	case 'r':
+		return append(b, '\r')
+	case 't':
+		return append(b, '\t')
+	case 'u':
+	default: // '"', '\\', '/'
+		return append(b, e)
+	}
+	r := hex4(p.raw[p.pos:])
+	p.pos += 4
+	if utf16.IsSurrogate(r) {
+		next := rune(-1)
+		if len(p.raw)-p.pos >= 6 && p.raw[p.pos] == '\\' && p.raw[p.pos+1] == 'u' {
+			next = hex4(p.raw[p.pos+2:])
+		}
+		if dec := utf16.DecodeRune(r, next); dec != unicode.ReplacementChar {
+			p.pos += 6
+			return utf8.AppendRune(b, dec)
+		}
+		r = unicode.ReplacementChar
+	}
+	return utf8.AppendRune(b, r)
+}
+
+// hex4 reads four hex digits, or returns -1.
+func hex4(s []byte) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
 }
 
 // joinField joins a field path and a key.

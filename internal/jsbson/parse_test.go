@@ -1,11 +1,14 @@
 package jsbson
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -92,7 +95,7 @@ func TestParse_keys(t *testing.T) {
 	in := `{"a": {"$push": [{"b.c": 1}]}, "$schema": "s", "d": 2}`
 	var got []string
 	_, err := Parse([]byte(in), &Options{Omit: []string{"$schema"}, Key: func(k Key) {
-		got = append(got, k.Field+"@"+string(rune('0'+k.Depth))+":"+in[k.Offset:k.Offset+int64(len(k.Name))+2])
+		got = append(got, k.Field()+"@"+string(rune('0'+k.Depth))+":"+in[k.Offset:k.Offset+int64(len(k.Name))+2])
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +115,7 @@ func TestParseEach(t *testing.T) {
 	}
 	var got []elem
 	var keys []string
-	err := ParseEach([]byte(in), &Options{Omit: []string{"x"}, Key: func(k Key) { keys = append(keys, k.Field) }},
+	err := ParseEach([]byte(in), &Options{Omit: []string{"x"}, Key: func(k Key) { keys = append(keys, k.Field()) }},
 		func(i int, off int64, r Result) error {
 			got = append(got, elem{i, off, string(r.JSON)})
 			return nil
@@ -178,4 +181,81 @@ func TestParseEach_depth_counts_from_the_element(t *testing.T) {
 	if want := []int{1, 2}; !slices.Equal(depths, want) {
 		t.Errorf("depths = %v, want %v", depths, want)
 	}
+}
+
+// refValue is the conversion as it was built on encoding/json's Decoder
+// (without the refusals), the reference for FuzzParse_matches_decoder.
+func refValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var val func() (any, error)
+	val = func() (any, error) {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '[' {
+				a := bson.A{}
+				for dec.More() {
+					v, err := val()
+					if err != nil {
+						return nil, err
+					}
+					a = append(a, v)
+				}
+				_, err := dec.Token()
+				return a, err
+			}
+			d := bson.D{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				v, err := val()
+				if err != nil {
+					return nil, err
+				}
+				d = append(d, bson.E{Key: k.(string), Value: v})
+			}
+			jsOrderKeys(d)
+			_, err := dec.Token()
+			return d, err
+		case json.Number:
+			return jsNumber(string(t))
+		}
+		return tok, nil
+	}
+	return val()
+}
+
+// FuzzParse_matches_decoder checks the hand-written reader against
+// encoding/json's decoder: same values for every input Parse accepts,
+// strings with escapes and surrogates included.
+func FuzzParse_matches_decoder(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"\ud83d\ude00 \ud800 \udc00x \ud800\u0041 \u00e9\/\"\\\b\f\n\r\t","b":[1,-0,1.5e3,1e400,true,false,null]}`,
+		` [ {"2":1,"1":{"x":[]}} , "é\u2028" ] `, `"\uD834\uDD1E"`, `-12.5E-3`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := Value([]byte(in))
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && utf8.ValidString(in) && e.Syntax == json.Valid([]byte(in)) {
+				t.Fatalf("Value(%q): %v, but json.Valid = %v", in, err, json.Valid([]byte(in)))
+			}
+			return
+		}
+		want, err := refValue([]byte(in))
+		if err != nil {
+			t.Fatalf("reference on %q: %v", in, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Value(%q) = %#v, decoder %#v", in, got, want)
+		}
+	})
 }
