@@ -482,15 +482,6 @@ func joinField(field, key string) string {
 	return field + "." + key
 }
 
-// skipSpace returns the offset of the first byte at or after off that is
-// not white space or a separator.
-func skipSpace(data []byte, off int64) int64 {
-	for off < int64(len(data)) && strings.IndexByte(" \t\r\n,:", data[off]) >= 0 {
-		off++
-	}
-	return off
-}
-
 // lineOf returns the 1-based line of offset off of data.
 func lineOf(data []byte, off int64) int {
 	return 1 + bytes.Count(data[:min(off, int64(len(data)))], []byte{'\n'})
