@@ -57,16 +57,22 @@ func (p Problem) String() string {
 }
 
 // ValidationError is every problem found while loading a profile set
-// (SPEC §2.3), sorted by profile, file, line and column.
+// (SPEC §2.3), sorted by profile, file, line and column: the first
+// Limits.MaxProblems of them, More counting the others.
 type ValidationError struct {
 	Problems []Problem
+	More     int // problems found beyond those listed
 }
 
-// Error renders one problem per line.
+// Error renders one problem per line, then "and N more problems" when some
+// are not listed.
 func (e *ValidationError) Error() string {
-	lines := make([]string, len(e.Problems))
+	lines := make([]string, len(e.Problems), len(e.Problems)+1)
 	for i, p := range e.Problems {
 		lines[i] = p.String()
+	}
+	if e.More > 0 {
+		lines = append(lines, fmt.Sprintf("and %d more problems (--max-problems)", e.More))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -74,20 +80,26 @@ func (e *ValidationError) Error() string {
 // Is reports whether target is ErrInvalid.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
-// problems collects the problems of a load.
+// problems collects the problems of a load, keeping the first limit of
+// them in sorted order (all when limit is 0) and counting the others, so
+// that a file with millions of problems takes no more memory than one
+// with a few.
 type problems struct {
-	list []Problem
+	list  []Problem
+	limit int
+	more  int
 }
 
-func (ps *problems) add(p Problem) { ps.list = append(ps.list, p) }
-
-// err returns nil or a *ValidationError of the sorted, deduplicated
-// problems.
-func (ps *problems) err() error {
-	if len(ps.list) == 0 {
-		return nil
+func (ps *problems) add(p Problem) {
+	ps.list = append(ps.list, p)
+	if ps.limit > 0 && len(ps.list) >= 4*ps.limit+64 {
+		ps.list, ps.more = trimProblems(ps.list, ps.limit, ps.more)
 	}
-	list := slices.Clone(ps.list)
+}
+
+// trimProblems sorts and deduplicates list and keeps its first limit
+// problems (all when limit is 0), adding the others to more.
+func trimProblems(list []Problem, limit, more int) ([]Problem, int) {
 	slices.SortFunc(list, func(a, b Problem) int {
 		return cmp.Or(
 			cmp.Compare(a.Profile, b.Profile),
@@ -98,7 +110,22 @@ func (ps *problems) err() error {
 			cmp.Compare(a.Msg, b.Msg),
 		)
 	})
-	return &ValidationError{Problems: slices.Compact(list)}
+	list = slices.Compact(list)
+	if limit > 0 && len(list) > limit {
+		more += len(list) - limit
+		list = slices.Clip(list[:limit])
+	}
+	return list, more
+}
+
+// err returns nil or a *ValidationError of the sorted, deduplicated
+// problems.
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
+		return nil
+	}
+	list, more := trimProblems(slices.Clone(ps.list), ps.limit, ps.more)
+	return &ValidationError{Problems: list, More: more}
 }
 
 // fileCtx reports problems about one file of one profile.

@@ -88,11 +88,7 @@ func (l *loader) read(src *source, rel string) ([]byte, error) {
 		}
 		return nil, ErrNotRegular
 	}
-	data, err := fs.ReadFile(l.fsys, resolved)
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
+	return l.readLimited(src, rel, resolved, fi.Size())
 }
 
 // readStep reads the file rel for a step and records it for the version.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // versionHeader starts the hashed encoding of HashAlgo 1.
@@ -18,6 +19,7 @@ const versionHeader = "bootstrap-profile/v1\n"
 //	SHA-256 of
 //	  "bootstrap-profile/v1\n"
 //	  "manifest" <the manifest: profile.yaml, or the synthetic one of a srvthreds profile>
+//	  "omit" <the keys of Options.OmitKeys that the profile had, sorted, one a line>, only if any
 //	  for every file the steps read, by path:
 //	    "path" <path relative to the profile directory> "data" <bytes>
 //	  for every required profile, by name:
@@ -30,6 +32,9 @@ func (l *loader) version(src *source) string {
 	h := sha256.New()
 	h.Write([]byte(versionHeader))
 	writeField(h, "manifest", src.manifest)
+	if len(src.omitted) > 0 { // only then, so that other versions stay as they were
+		writeField(h, "omit", []byte(strings.Join(slices.Sorted(slices.Values(src.omitted)), "\n")))
+	}
 	for _, p := range slices.Sorted(maps.Keys(src.files)) {
 		writeField(h, "path", []byte(p))
 		writeField(h, "data", src.files[p])

@@ -25,7 +25,7 @@ func TestLoad_invalid(t *testing.T) {
 		{
 			name:  "unknown_step_field",
 			files: map[string]string{"a/profile.yaml": "steps:\n  - configs: {dir: rc, dri: x}\n", "a/rc/x.json": "{}"},
-			want:  []string{"a/profile.yaml:2:24: steps[0].configs.dri: unknown field (known: dir, database)"},
+			want:  []string{"a/profile.yaml:2:24: steps[0].configs.dri: unknown field (known: dir, database, omitKeys)"},
 		},
 		{
 			name:  "unknown_step_kind",

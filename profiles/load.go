@@ -50,7 +50,7 @@ func (s *Set) Requested() []string { return slices.Clone(s.requested) }
 // leading out of the profile directory is a problem; use DirFS for a
 // directory on disk so that nothing else can follow such a link either.
 func Load(fsys fs.FS, names []string) (*Set, error) {
-	return load(fsys, splitNames(names))
+	return load(fsys, splitNames(names), nil)
 }
 
 // LoadAll loads every profile of fsys, as Load does: each directory at its
@@ -58,7 +58,9 @@ func Load(fsys fs.FS, names []string) (*Set, error) {
 // Files at the root (such as Go sources or a README) are skipped. An
 // unreadable profiles directory is a problem of the returned
 // *ValidationError, as it is for Load.
-func LoadAll(fsys fs.FS) (*Set, error) {
+func LoadAll(fsys fs.FS) (*Set, error) { return loadAll(fsys, nil) }
+
+func loadAll(fsys fs.FS, opts *Options) (*Set, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		var ps problems
@@ -80,7 +82,7 @@ func LoadAll(fsys fs.FS) (*Set, error) {
 		}
 		names = append(names, name)
 	}
-	return load(fsys, names)
+	return load(fsys, names, opts)
 }
 
 // splitNames splits the comma-separated entries of names and drops empty
@@ -100,11 +102,15 @@ func splitNames(names []string) []string {
 
 // loader holds the state of one Load.
 type loader struct {
-	fsys    fs.FS
-	links   fs.ReadLinkFS // nil when fsys cannot report symbolic links
-	probs   problems
-	srcs    map[string]*source // profiles found, by name
-	missing map[string]bool    // names without a directory
+	limits Limits   // with defaults
+	omit   []string // Options.OmitKeys
+	// stepOmit is the omitKeys: of the step being loaded.
+	stepOmit []string
+	fsys     fs.FS
+	links    fs.ReadLinkFS // nil when fsys cannot report symbolic links
+	probs    problems
+	srcs     map[string]*source // profiles found, by name
+	missing  map[string]bool    // names without a directory
 }
 
 // source is a profile being loaded, with what its version is computed from.
@@ -115,6 +121,9 @@ type source struct {
 	manifest []byte            // profile.yaml, or the synthetic manifest of a srvthreds profile
 	files    map[string][]byte // what the steps read, by path relative to the profile directory
 	reqs     []reqRef          // where each required profile is named
+	size     int64             // bytes read so far
+	items    int               // items its steps write so far
+	omitted  []string          // keys of the loader's omit list found in the profile
 }
 
 // reqRef is a required profile and where the manifest names it.
@@ -129,8 +138,18 @@ func (s *source) fileCtx(rel string) *fileCtx {
 	return &fileCtx{probs: s.ctx.probs, profile: s.p.Name, file: path.Join(s.p.Name, rel)}
 }
 
-func load(fsys fs.FS, requested []string) (*Set, error) {
+func load(fsys fs.FS, requested []string, opts *Options) (*Set, error) {
 	l := &loader{fsys: fsys, srcs: map[string]*source{}, missing: map[string]bool{}}
+	if opts != nil {
+		l.limits = opts.Limits
+		for _, k := range opts.OmitKeys {
+			if k = strings.TrimSpace(k); k != "" && !slices.Contains(l.omit, k) {
+				l.omit = append(l.omit, k)
+			}
+		}
+	}
+	l.limits = l.limits.withDefaults()
+	l.probs.limit = l.limits.MaxProblems
 	l.links, _ = fsys.(fs.ReadLinkFS)
 	if _, err := fs.Stat(fsys, "."); err != nil {
 		l.probs.add(Problem{Msg: fmt.Sprintf("read the profiles directory: %v", err)})

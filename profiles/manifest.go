@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"cmp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -90,7 +91,7 @@ func parseReset(c *fileCtx, n *yaml.Node) *Reset {
 	parseResetAll(m, r)
 	colls, nodes := m.strList("collections")
 	for i, coll := range colls {
-		if msg := checkCollection(coll); msg != "" {
+		if msg := cmp.Or(checkCollection(coll), checkReservedCollection(coll)); msg != "" {
 			c.at(nodes[i].Line, nodes[i].Column, index(m.sub("collections"), i), "%s", msg)
 			continue
 		}
@@ -104,6 +105,8 @@ func parseReset(c *fileCtx, n *yaml.Node) *Reset {
 			c.at(nodes[i].Line, nodes[i].Column, field, "must not be empty")
 		case strings.Trim(k, "*") == "":
 			c.at(nodes[i].Line, nodes[i].Column, field, "%q matches every key, the lock's too; name the keys to delete", k)
+		case checkReservedGlob(k) != "":
+			c.at(nodes[i].Line, nodes[i].Column, field, "%s", checkReservedGlob(k))
 		default:
 			r.RedisKeys = append(r.RedisKeys, k)
 		}
@@ -132,6 +135,7 @@ func (l *loader) parseStep(src *source, n *yaml.Node, i int) (Step, bool) {
 	}
 	kind := m.order[0]
 	s := Step{Kind: kind, Index: i, Database: src.p.Database}
+	l.stepOmit = nil // set by stepFields
 	body, bf := m.vals[kind], m.sub(kind)
 	switch kind {
 	case KindConfigs:
@@ -165,12 +169,15 @@ func (l *loader) parseStep(src *source, n *yaml.Node, i int) (Step, bool) {
 }
 
 // stepFields checks the fields of a step that writes to MongoDB: the given
-// ones and an optional database, which it sets on s.
+// ones, an optional database and an optional omitKeys list, which it sets
+// on s (and on the loader, for the step's documents).
 func (l *loader) stepFields(c *fileCtx, n *yaml.Node, field string, s *Step, fields ...string) (ymap, bool) {
-	m, ok := c.mapping(n, field, append(fields, "database")...)
+	m, ok := c.mapping(n, field, append(fields, "database", "omitKeys")...)
 	if !ok {
 		return m, false
 	}
+	s.OmitKeys = omitKeys(m)
+	l.stepOmit = s.OmitKeys
 	if m.has("database") {
 		db := m.str("database", true)
 		if msg := checkDatabase(db); db != "" && msg != "" {

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -159,4 +160,98 @@ func checkObject(raw json.RawMessage, nonEmpty bool) string {
 // summary is the plan line of an upsert or replace step.
 func (m *MatchStep) summary(kind, db string) string {
 	return fmt.Sprintf("%s: %s → %s.%s (%s)", kind, plural(len(m.Items), "document"), db, m.Collection, m.File)
+}
+
+// jsonType names the JSON type of a decoded value.
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// jsonSpots returns the offsets where the elements of a top-level array
+// start (the top-level object is the only element otherwise) and where
+// their top-level field key is (-1 when absent).
+func jsonSpots(data []byte, key string) (starts, keys []int64) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil
+	}
+	switch tok {
+	case json.Delim('{'):
+		starts = append(starts, skipSep(data, 0))
+		keys = append(keys, objectKey(dec, data, key))
+	case json.Delim('['):
+		for dec.More() {
+			starts = append(starts, skipSep(data, dec.InputOffset()))
+			t, err := dec.Token()
+			if err != nil {
+				return starts, append(keys, -1)
+			}
+			if t == json.Delim('{') {
+				keys = append(keys, objectKey(dec, data, key))
+				continue
+			}
+			keys = append(keys, -1)
+			if skipRest(dec, t) != nil {
+				return starts, keys
+			}
+		}
+	}
+	return starts, keys
+}
+
+// objectKey consumes an object whose '{' was read and returns the offset of
+// its field key, or -1.
+func objectKey(dec *json.Decoder, data []byte, key string) int64 {
+	at := int64(-1)
+	for dec.More() {
+		off := skipSep(data, dec.InputOffset())
+		t, err := dec.Token()
+		if err != nil {
+			return at
+		}
+		if s, _ := t.(string); key != "" && s == key && at < 0 {
+			at = off
+		}
+		v, err := dec.Token()
+		if err != nil || skipRest(dec, v) != nil {
+			return at
+		}
+	}
+	_, _ = dec.Token() // '}'
+	return at
+}
+
+// skipRest consumes the rest of a value whose first token was t.
+func skipRest(dec *json.Decoder, t json.Token) error {
+	if d, ok := t.(json.Delim); !ok || (d != '{' && d != '[') {
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"cmp"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ func (l *loader) documentsStep(src *source, n *yaml.Node, field string, s *Step)
 	}
 	d := &DocumentsStep{Collection: m.str("collection", true), Key: DefaultDocumentKey}
 	if d.Collection != "" {
-		if msg := checkCollection(d.Collection); msg != "" {
+		if msg := cmp.Or(checkCollection(d.Collection), checkReservedCollection(d.Collection)); msg != "" {
 			m.ref("collection").report("%s", msg)
 		}
 	}

@@ -56,6 +56,11 @@ type Profile struct {
 	Version  string   // hex SHA-256 of SPEC §2.2
 	HashAlgo int      // HashAlgo at load time
 	Warnings []string // e.g. "Handler.ts is ignored; use a users step"
+	// KeyNotes are the keys starting with "$" or containing "." in what
+	// the profile writes (SPEC §2.4), at most Limits.MaxProblems of them;
+	// KeyNotesMore counts the others.
+	KeyNotes     []KeyNote
+	KeyNotesMore int
 }
 
 // Reset lists what `run --reset` (and `bootstrap reset`) removes before
@@ -90,6 +95,10 @@ type Step struct {
 	Exec      *ExecStep
 	Upsert    *MatchStep // KindUpsert
 	Replace   *MatchStep // KindReplace
+	// OmitKeys are the step's omitKeys: (configs, patterns and documents
+	// steps): keys left out of its documents, at any depth, besides
+	// Options.OmitKeys.
+	OmitKeys []string
 }
 
 // Name is "<index>:<kind>", used in logs, audit records and markers.
@@ -171,9 +180,12 @@ type DocumentsStep struct {
 // objects.
 type DocumentItem struct {
 	File  string
-	Index int             // position in the file's array, or 0
-	Key   any             // the value of the key field, as decoded from JSON
-	JSON  json.RawMessage // the document verbatim
+	Index int // position in the file's array, or 0
+	// InArray is true when the file is an array of documents (Index is
+	// then meaningful).
+	InArray bool
+	Key     any             // the value of the key field, as decoded from JSON
+	JSON    json.RawMessage // the document verbatim
 }
 
 // RedisStep: generic Redis keys.

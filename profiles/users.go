@@ -67,6 +67,11 @@ func yamlUser(fc *fileCtx, n *yaml.Node, field string) (User, ref, bool) {
 			fc.at(v.Line, v.Column, m.sub(k), "is set by bootstrap (_id is the id, modified the time of the run); leave it out")
 			continue
 		}
+		if strings.HasPrefix(k, "$") {
+			line, col := m.keys[k].Line, m.keys[k].Column
+			fc.at(line, col, m.sub(k), "a top-level key starting with $ can't be stored (MongoDB refuses it in a replaced document)")
+			continue
+		}
 		if strings.Contains(strings.ToLower(k), "pass") {
 			line, col := m.keys[k].Line, m.keys[k].Column
 			fc.at(line, col, m.sub(k), "looks like a password field; want password or passwordFrom (a plain-text password is never stored)")

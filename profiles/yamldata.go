@@ -53,12 +53,16 @@ func (l *loader) loadUsers(src *source, raw string, r ref) *UsersStep {
 		if !ok {
 			continue
 		}
+		l.checkYAMLDoc(src, fc, n, index("users", i), l.limits.MaxDepth)
 		if u.ID != "" {
 			if prev, dup := seen[u.ID]; dup {
 				idRef.report("duplicate id %q (also at line %d)", u.ID, prev)
 				continue
 			}
 			seen[u.ID] = u.Line
+		}
+		if !l.countItem(src, fc, n.Line, n.Column, index("users", i)) {
+			break
 		}
 		step.Users = append(step.Users, u)
 	}
@@ -139,6 +143,11 @@ func (l *loader) loadRedis(src *source, raw string, r ref) *RedisStep {
 			}
 			k.Set, _ = m.strList("set")
 		}
+		if msg := checkReservedKey(k.Key); msg != "" {
+			line, col := m.pos("key")
+			fc.at(line, col, m.sub("key"), "%s", msg)
+			continue
+		}
 		if k.Key != "" {
 			if prev, dup := seen[k.Key]; dup {
 				line, col := m.pos("key")
@@ -146,6 +155,9 @@ func (l *loader) loadRedis(src *source, raw string, r ref) *RedisStep {
 				continue
 			}
 			seen[k.Key] = k.Line
+		}
+		if !l.countItem(src, fc, m.node.Line, m.node.Column, field) {
+			break
 		}
 		step.Keys = append(step.Keys, k)
 	}

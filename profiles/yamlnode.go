@@ -27,7 +27,9 @@ func (c *fileCtx) parseYAML(data []byte) (root *yaml.Node, ok bool) {
 		if errors.Is(err, io.EOF) {
 			return nil, true
 		}
-		c.yamlErr(err)
+		if yamlLine.MatchString(err.Error()) || !c.yamlCharErr(data, strings.TrimPrefix(err.Error(), "yaml: ")) {
+			c.yamlErr(err)
+		}
 		return nil, false
 	}
 	var extra yaml.Node

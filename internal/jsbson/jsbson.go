@@ -5,12 +5,10 @@
 package jsbson
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -19,10 +17,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// MaxDepth bounds the nesting of a profile's JSON documents. MongoDB
-// itself refuses documents nested deeper than 100 levels.
-const MaxDepth = 200
-
 // Value converts one JSON value to the BSON value that the Node.js
 // MongoDB driver stores for the result of JSON.parse on the same text, so
 // that documents written by bootstrap are byte-for-byte what the services
@@ -30,8 +24,7 @@ const MaxDepth = 200
 //
 //   - objects become bson.D, with JavaScript's own-property order: keys that
 //     are array indices ("0", "1", "42") first in ascending numeric order,
-//     then the other keys in the order they appear; a repeated key keeps its
-//     first position and its last value;
+//     then the other keys in the order they appear;
 //   - arrays become bson.A, strings string, true/false bool, null nil;
 //   - numbers are JavaScript doubles: an integral value within the int32
 //     range (1, 1.0, 1e2) becomes int32, anything else (1.5, 2147483648,
@@ -39,22 +32,17 @@ const MaxDepth = 200
 //     a number too large for a double becomes ±Inf, as in JavaScript.
 //
 // Keys starting with "$" are kept as they are: no extended-JSON
-// interpretation. A key containing a NUL byte, which BSON cannot encode, is
-// an error.
+// interpretation. Value refuses, with an *Error, what MongoDB could not
+// store or what JSON.parse would read differently from the text: malformed
+// JSON, invalid UTF-8, a key repeated in an object (JSON.parse keeps the
+// last value silently), a key containing a NUL byte (BSON cannot encode it)
+// and nesting deeper than MaxDepth levels. It is Parse without options.
 func Value(raw json.RawMessage) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	v, err := decodeJSValue(dec, 0)
+	r, err := Parse(raw, nil)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err == nil {
-			return nil, errors.New("json: data after the top-level value")
-		}
-		return nil, fmt.Errorf("json: %w", err)
-	}
-	return v, nil
+	return r.Value, nil
 }
 
 // Doc is Value for a value that must be an object.
@@ -65,98 +53,9 @@ func Doc(raw json.RawMessage) (bson.D, error) {
 	}
 	d, ok := v.(bson.D)
 	if !ok {
-		return nil, fmt.Errorf("json: top-level value is %s, not an object", jsKind(v))
+		return nil, fmt.Errorf("json: top-level value is %s, not an object", Kind(v))
 	}
 	return d, nil
-}
-
-func decodeJSValue(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("json: %w", err)
-	}
-	return decodeJSToken(dec, tok, depth)
-}
-
-func decodeJSToken(dec *json.Decoder, tok json.Token, depth int) (any, error) {
-	switch t := tok.(type) {
-	case json.Delim:
-		if depth >= MaxDepth {
-			return nil, fmt.Errorf("json: nested deeper than %d levels", MaxDepth)
-		}
-		switch t {
-		case '{':
-			return decodeJSObject(dec, depth+1)
-		case '[':
-			return decodeJSArray(dec, depth+1)
-		}
-		return nil, fmt.Errorf("json: unexpected %q", rune(t))
-	case json.Number:
-		return jsNumber(string(t))
-	case string, bool, nil:
-		return t, nil
-	}
-	return nil, fmt.Errorf("json: unexpected token %v", tok)
-}
-
-func decodeJSObject(dec *json.Decoder, depth int) (bson.D, error) {
-	d := bson.D{}
-	var seen map[string]int
-	hasIndexKey := false
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("json: %w", err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("json: object key %v is not a string", tok)
-		}
-		if strings.IndexByte(key, 0) >= 0 {
-			return nil, fmt.Errorf("json: object key %q contains a NUL byte", key)
-		}
-		v, err := decodeJSValue(dec, depth)
-		if err != nil {
-			return nil, err
-		}
-		if seen == nil {
-			seen = make(map[string]int)
-		}
-		if i, dup := seen[key]; dup {
-			d[i].Value = v // JSON.parse: the last value wins, in the first place
-			continue
-		}
-		seen[key] = len(d)
-		d = append(d, bson.E{Key: key, Value: v})
-		if _, ok := jsArrayIndex(key); ok {
-			hasIndexKey = true
-		}
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return nil, fmt.Errorf("json: %w", err)
-	}
-	if hasIndexKey {
-		jsOrderKeys(d)
-	}
-	return d, nil
-}
-
-func decodeJSArray(dec *json.Decoder, depth int) (bson.A, error) {
-	a := bson.A{}
-	for dec.More() {
-		v, err := decodeJSValue(dec, depth)
-		if err != nil {
-			return nil, err
-		}
-		a = append(a, v)
-	}
-	if _, err := dec.Token(); err != nil { // ']'
-		return nil, fmt.Errorf("json: %w", err)
-	}
-	return a, nil
 }
 
 // jsNumber converts the text of a JSON number to the JavaScript number it
@@ -205,7 +104,9 @@ func jsOrderKeys(d bson.D) {
 	})
 }
 
-func jsKind(v any) string {
+// Kind names the JSON type of a value as returned by Value: "an object",
+// "an array", "a string", "a boolean", "null" or "a number".
+func Kind(v any) string {
 	switch v.(type) {
 	case bson.D:
 		return "an object"

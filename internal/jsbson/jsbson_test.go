@@ -24,8 +24,6 @@ func TestJSONToBSON(t *testing.T) {
 		{"non_canonical_numeric_keys_keep_their_place", `{"b":1,"01":2,"-1":3,"1.5":4,"4294967295":5,"4294967294":6}`,
 			bson.D{{Key: "4294967294", Value: int32(6)}, {Key: "b", Value: int32(1)}, {Key: "01", Value: int32(2)},
 				{Key: "-1", Value: int32(3)}, {Key: "1.5", Value: int32(4)}, {Key: "4294967295", Value: int32(5)}}},
-		{"duplicate_key_last_value_first_place", `{"a":1,"b":2,"a":3}`,
-			bson.D{{Key: "a", Value: int32(3)}, {Key: "b", Value: int32(2)}}},
 		{"nested", `{"x":{"z":[1,"s",true,false,null,{"k":[]}],"y":{}}}`,
 			bson.D{{Key: "x", Value: bson.D{
 				{Key: "z", Value: bson.A{int32(1), "s", true, false, nil, bson.D{{Key: "k", Value: bson.A{}}}}},
@@ -111,13 +109,17 @@ func TestJSONToBSONErrors(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"empty", ``, "unexpected EOF"},
-		{"truncated", `{"a":`, "unexpected EOF"},
+		{"empty", ``, "unexpected end of JSON input"},
+		{"truncated", `{"a":`, "unexpected end of JSON input"},
 		{"trailing_comma", `{"a":1,}`, "invalid character"},
-		{"trailing_value", `{} {}`, "after the top-level value"},
+		{"trailing_value", `{} {}`, "after top-level value"},
 		{"bad_literal", `{"a":tru}`, "invalid character"},
 		{"nul_in_key", `{"a\u0000b":1}`, "NUL"},
 		{"too_deep", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), "nested deeper"},
+		{"mongodb_depth_101", strings.Repeat(`{"a":`, 101) + "1" + strings.Repeat("}", 101), "nested deeper than 100 levels"},
+		{"duplicate_key", `{"a":1,"b":2,"a":3}`, `a: duplicate key "a"`},
+		{"invalid_utf8", "{\"a\":\"\xff\"}", "invalid UTF-8"},
+		{"invalid_utf8_in_key", "{\"\xc3\":1}", "invalid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
