@@ -14,11 +14,11 @@ import (
 type planCmd struct {
 	profileFlags
 	connFlags
+	outputFlag
 
 	Force   bool `help:"Plan as if --force were given." env:"BOOTSTRAP_FORCE"`
 	Reset   bool `help:"Show what --reset would drop." env:"BOOTSTRAP_RESET"`
 	Offline bool `help:"Do not read markers (no network)." env:"BOOTSTRAP_OFFLINE"`
-	outputFlag
 }
 
 // Run prints the plan.
