@@ -161,7 +161,9 @@ func decodeOne(t *testing.T, s string, v any) {
 		t.Fatalf("stdout holds more than one JSON document (next: %v)\n%s", err, s)
 	}
 	if jq, err := exec.LookPath("jq"); err == nil {
-		cmd := exec.Command(jq, "-e", ".")
+		// jq alone accepts a stream of documents (a log line, then the data):
+		// slurp them and count.
+		cmd := exec.Command(jq, "-e", "-s", "length == 1")
 		cmd.Stdin = strings.NewReader(s)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("jq: %v\n%s", err, out)
