@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/lmittmann/tint"
-	"golang.org/x/term"
 )
 
 // cli is the command line (SPEC §3). `bootstrap -p A` without a command
@@ -30,6 +28,8 @@ type cli struct {
 	Reset    resetCmd    `cmd:"" help:"Run the profiles' resets only, under the lock (the legacy -c); their next run applies them again."`
 	Convert  convertCmd  `cmd:"" help:"Write the manifest form of a srvthreds-form profile (Handler.ts included)."`
 	Version  versionCmd  `cmd:"" help:"Print version, commit and build date."`
+
+	conventions
 }
 
 // buildInfo is set by the Makefile and bound for the commands.
@@ -77,22 +77,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			code = int(ec)
 		}
 	}()
+	completeIfAsked(parser)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		parser.Errorf("%s", err)
 		return exitUsage
 	}
-	format := logFormat(stdout, c.LogFormat)
-	log := newLogger(stdout, format, c.LogLevel)
+	logs := c.newLogSetup(kctx, stdout, stderr, getenv)
+	log := logs.logger()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(log)
 	kctx.Bind(&buildInfo{Version: version, Commit: commit, Date: date})
-	kctx.Bind(&stdio{Out: stdout, Err: stderr, Env: getenv, Pretty: format == "pretty"})
+	kctx.Bind(&stdio{Out: stdout, Err: stderr, Env: getenv, Pretty: logs.format == "pretty"})
 	err = kctx.Run()
 	code = exitCode(err)
 	if err != nil {
 		log.Error("bootstrap failed", "command", kctx.Command(), "exit_code", code, "err", err)
 	}
+	c.writeTermination(kctx, code, err, log)
 	return code
 }
 
@@ -114,26 +116,15 @@ func envResolver(getenv func(string) string) kong.Resolver {
 	})
 }
 
-// logFormat resolves "auto": pretty on a terminal, else json.
-func logFormat(w io.Writer, format string) string {
-	if format != "auto" {
-		return format
-	}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return "pretty"
-	}
-	return "json"
-}
-
-// newLogger returns the logger of SPEC §7: JSON (the default), pretty (tint)
-// or text.
-func newLogger(w io.Writer, format, level string) *slog.Logger {
+// newLogger returns the logger of SPEC §7: JSON (the default), pretty (tint,
+// coloured when color is true) or text.
+func newLogger(w io.Writer, format, level string, color bool) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(level))
 	var h slog.Handler
 	switch format {
 	case "pretty":
-		h = tint.NewTextHandler(w, &tint.Options{Level: lvl, ReplaceAttr: redactAttr, TimeFormat: "15:04:05.000"})
+		h = tint.NewTextHandler(w, &tint.Options{Level: lvl, ReplaceAttr: redactAttr, TimeFormat: "15:04:05.000", NoColor: !color})
 	case "text":
 		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl, ReplaceAttr: redactAttr})
 	default:

@@ -182,7 +182,7 @@ func TestExitCode_maps_every_cause(t *testing.T) {
 
 func TestLogger_redacts_secret_attributes(t *testing.T) {
 	var buf bytes.Buffer
-	log := newLogger(&buf, "json", "info")
+	log := newLogger(&buf, "json", "info", false)
 	log.Info("x", "password", "hunter2", "redis_password", "hunter3", "user", "bob")
 	if s := buf.String(); strings.Contains(s, "hunter") || !strings.Contains(s, "bob") {
 		t.Errorf("log line = %s", s)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -17,8 +16,8 @@ type historyCmd struct {
 	profileFlags
 	connFlags
 
-	Limit  int    `help:"Show at most this many records." default:"50" env:"BOOTSTRAP_LIMIT"`
-	Output string `short:"o" help:"Output format: table or json." enum:"table,json" default:"table" env:"BOOTSTRAP_OUTPUT"`
+	Limit int `help:"Show at most this many records." default:"50" env:"BOOTSTRAP_LIMIT"`
+	outputFlag
 }
 
 // Run prints the audit records of the selected profiles' databases, newest
@@ -59,13 +58,11 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 	if c.Limit > 0 && len(recs) > c.Limit {
 		recs = recs[:c.Limit]
 	}
-	if c.Output == "json" {
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
+	if c.json() {
 		if recs == nil {
 			recs = []store.AuditRecord{}
 		}
-		return enc.Encode(recs)
+		return writeJSON(io.Out, recs)
 	}
 	if len(recs) == 0 {
 		fmt.Fprintln(io.Out, "no audit records")

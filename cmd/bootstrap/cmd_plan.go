@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,11 +14,11 @@ import (
 type planCmd struct {
 	profileFlags
 	connFlags
+	outputFlag
 
-	Force   bool   `help:"Plan as if --force were given." env:"BOOTSTRAP_FORCE"`
-	Reset   bool   `help:"Show what --reset would drop." env:"BOOTSTRAP_RESET"`
-	Offline bool   `help:"Do not read markers (no network)." env:"BOOTSTRAP_OFFLINE"`
-	Output  string `short:"o" help:"Output format: text or json." enum:"text,json" default:"text" env:"BOOTSTRAP_OUTPUT"`
+	Force   bool `help:"Plan as if --force were given." env:"BOOTSTRAP_FORCE"`
+	Reset   bool `help:"Show what --reset would drop." env:"BOOTSTRAP_RESET"`
+	Offline bool `help:"Do not read markers (no network)." env:"BOOTSTRAP_OFFLINE"`
 }
 
 // Run prints the plan.
@@ -41,10 +40,8 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	if err != nil {
 		return err
 	}
-	if c.Output == "json" {
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(plan)
+	if c.json() {
+		return writeJSON(io.Out, plan)
 	}
 	order := make([]string, len(plan))
 	for i, e := range plan {

@@ -16,6 +16,8 @@ import (
 // profile to an earlier version from the snapshots that runs took before
 // re-applying it, and writes that version's marker. It is audited.
 type rollbackCmd struct {
+	done []profileOutcome // set by Run, for the termination message
+
 	profileFlags
 	connFlags
 	lockFlags
@@ -60,6 +62,7 @@ func (c *rollbackCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, 
 		return err
 	}
 	res, err := rn.Rollback(ctx, p, c.To)
+	c.done = rollbackOutcome(p.Name, res, err)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 
 // runCmd is `bootstrap run` (SPEC §1, §3).
 type runCmd struct {
+	result *runner.Result // set by Run, for the termination message
+
 	profileFlags
 	connFlags
 	lockFlags
@@ -94,6 +96,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	t0 := time.Now()
 	res, err := rn.Run(ctx, set)
+	c.result = res
 	counts := map[store.Outcome]int{}
 	for _, p := range res.Profiles {
 		counts[p.Outcome]++

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"text/tabwriter"
@@ -17,8 +16,7 @@ type statusCmd struct {
 	profileFlags
 	connFlags
 	lockFlags
-
-	Output string `short:"o" help:"Output format: table or json." enum:"table,json" default:"table" env:"BOOTSTRAP_OUTPUT"`
+	outputFlag
 }
 
 // profileStatus is one profile's line of the status report.
@@ -88,10 +86,8 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 		return err
 	}
 
-	if c.Output == "json" {
-		enc := json.NewEncoder(io.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+	if c.json() {
+		return writeJSON(io.Out, rep)
 	}
 	applied := 0
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)

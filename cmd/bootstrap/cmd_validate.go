@@ -1,25 +1,87 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/srvthreds/bootstrap/profiles"
 )
 
 // validateCmd is `bootstrap validate`: SPEC §2.3 only, no network.
 type validateCmd struct {
 	profileFlags
+	outputFlag
+}
+
+// validateReport is the JSON form of a validation: the profiles when they
+// are valid, else every problem found.
+type validateReport struct {
+	Valid    bool              `json:"valid"`
+	Profiles []validProfile    `json:"profiles"`
+	Problems []validateProblem `json:"problems"`
+}
+
+type validProfile struct {
+	Profile  string   `json:"profile"`
+	Version  string   `json:"version"`
+	Form     string   `json:"form"`
+	Database string   `json:"database"`
+	Steps    int      `json:"steps"`
+	Warnings []string `json:"warnings"`
+}
+
+// validateProblem is a profiles.Problem; zero fields are unknown.
+type validateProblem struct {
+	Profile string `json:"profile,omitempty"`
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
 }
 
 // Run validates the named profiles, or every profile in the directory.
 func (c *validateCmd) Run(log *slog.Logger, io *stdio) error {
 	set, err := c.load(log, true)
+	if c.json() {
+		if jerr := writeJSON(io.Out, newValidateReport(set, err)); jerr != nil {
+			return jerr
+		}
+	}
 	if err != nil {
 		return err
+	}
+	if c.json() {
+		return nil
 	}
 	for _, p := range set.Profiles {
 		fmt.Fprintf(io.Out, "ok  %-24s %s  %s, %d steps\n", p.Name, short(p.Version), p.Form, len(p.Steps))
 	}
 	return nil
+}
+
+// newValidateReport reports set, or the problems of err (an error that is not
+// a validation error, such as a missing directory, is one problem without a
+// place).
+func newValidateReport(set *profiles.Set, err error) validateReport {
+	rep := validateReport{Valid: err == nil, Profiles: []validProfile{}, Problems: []validateProblem{}}
+	var verr *profiles.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		for _, p := range verr.Problems {
+			rep.Problems = append(rep.Problems, validateProblem{Profile: p.Profile, File: p.File, Line: p.Line,
+				Column: p.Column, Field: p.Field, Message: p.Msg})
+		}
+	case err != nil:
+		rep.Problems = append(rep.Problems, validateProblem{Message: err.Error()})
+	default:
+		for _, p := range set.Profiles {
+			rep.Profiles = append(rep.Profiles, validProfile{Profile: p.Name, Version: p.Version, Form: string(p.Form),
+				Database: p.Database, Steps: len(p.Steps), Warnings: append([]string{}, p.Warnings...)})
+		}
+	}
+	return rep
 }
 
 // short abbreviates a version for tables.

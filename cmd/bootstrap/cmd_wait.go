@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -16,11 +17,25 @@ import (
 type waitCmd struct {
 	profileFlags
 	connFlags
+	outputFlag
 
 	Timeout  time.Duration `help:"Give up (exit 4) after this long." default:"5m" env:"BOOTSTRAP_WAIT_TIMEOUT"`
 	PollMax  time.Duration `help:"Cap of the polling backoff." default:"5s" env:"BOOTSTRAP_POLL_MAX"`
 	PollMin  time.Duration `help:"First polling interval." default:"250ms" env:"BOOTSTRAP_POLL_MIN" hidden:""`
 	LogEvery time.Duration `help:"How often to log what is still awaited." default:"10s" env:"BOOTSTRAP_LOG_EVERY" hidden:""`
+}
+
+// waitReport is the JSON form of a wait's end (-o json).
+type waitReport struct {
+	Ready    bool          `json:"ready"`
+	Profiles []waitProfile `json:"profiles"`
+	WaitedMs int64         `json:"waitedMs"`
+	Error    string        `json:"error,omitempty"`
+}
+
+type waitProfile struct {
+	Profile string `json:"profile"`
+	Version string `json:"version"` // the version in this image, awaited
 }
 
 // Run waits.
@@ -29,6 +44,25 @@ func (c *waitCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	if err != nil {
 		return err
 	}
+	t0 := time.Now()
+	err = c.wait(ctx, log, io, set)
+	if !c.json() {
+		return err
+	}
+	rep := waitReport{Ready: err == nil, WaitedMs: time.Since(t0).Milliseconds()}
+	for _, p := range set.Profiles {
+		rep.Profiles = append(rep.Profiles, waitProfile{Profile: p.Name, Version: p.Version})
+	}
+	if err != nil {
+		rep.Error = redactURLs(err.Error())
+	}
+	if jerr := writeJSON(io.Out, rep); jerr != nil && err == nil {
+		return jerr
+	}
+	return err
+}
+
+func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *profiles.Set) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout,
 		fmt.Errorf("%w after %s", runner.ErrWaitTimeout, c.Timeout))
 	defer cancel()

@@ -58,3 +58,30 @@ func exitCode(err error) int {
 		return exitInternal
 	}
 }
+
+// exitMeaning is what an exit code means (SPEC §6), for the termination
+// message.
+func exitMeaning(code int) string {
+	switch code {
+	case exitOK:
+		return "ok"
+	case exitUsage:
+		return "bad command line"
+	case exitInvalid:
+		return "invalid profile"
+	case exitNotAcquired:
+		return "lock not acquired or wait timed out"
+	case exitLockLost:
+		return "lock lost"
+	case exitUnreachable:
+		return "MongoDB or Redis unreachable"
+	case exitStepFailed:
+		return "a step failed"
+	case exitStalled:
+		return "stalled or timed out"
+	case 128 + 2, 128 + 15:
+		return "interrupted"
+	default:
+		return "internal error"
+	}
+}
