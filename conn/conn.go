@@ -3,18 +3,17 @@ package conn
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/srvthreds/bootstrap/internal/redact"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -56,7 +55,7 @@ func (e Env) secret(k string) (string, error) {
 	}
 	b, err := read(path)
 	if err != nil {
-		return "", fmt.Errorf("read %s_FILE: %w", k, err)
+		return "", fmt.Errorf("%w: read %s_FILE: %w", ErrConfig, k, err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
@@ -137,26 +136,10 @@ func ResolveRedis(flag string, env Env) (RedisConfig, error) {
 	return c, nil
 }
 
-var userinfoRE = regexp.MustCompile(`^([a-z+]+://)([^@/]*)@`)
-
-// Redact returns a connection string with its password replaced, fit for a
-// log line or an error message.
-func Redact(uri string) string {
-	m := userinfoRE.FindStringSubmatchIndex(uri)
-	if m == nil {
-		return uri
-	}
-	userinfo := uri[m[4]:m[5]]
-	user, _, hasPw := strings.Cut(userinfo, ":")
-	if !hasPw {
-		if strings.HasPrefix(uri, "redis") && user != "" {
-			// redis://:secret@ or redis://secret@ (password only).
-			return uri[:m[4]] + "xxxxx" + uri[m[5]:]
-		}
-		return uri
-	}
-	return uri[:m[4]] + user + ":xxxxx" + uri[m[5]:]
-}
+// Redact returns uri as logs and errors may show it: scheme, hosts, ports,
+// database and user only, built from a parse ("unparseable URI" when it
+// does not parse); never a password or query parameters (redact.URI).
+func Redact(uri string) string { return redact.URI(uri) }
 
 // ConnectOptions bound how long Connect waits for the databases.
 type ConnectOptions struct {
@@ -182,11 +165,11 @@ func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo
 		SetConnectTimeout(5 * time.Second).
 		SetAppName("bootstrap")
 	if err := co.Validate(); err != nil {
-		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+		return nil, configError("mongo uri", uri, err)
 	}
 	c, err := mongo.Connect(co)
 	if err != nil {
-		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+		return nil, configError("mongo uri", uri, err)
 	}
 	err = waitUp(ctx, "MongoDB", Redact(uri), opts, func(ctx context.Context) error {
 		return c.Ping(ctx, nil)
@@ -203,7 +186,7 @@ func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo
 func ConnectRedis(ctx context.Context, cfg RedisConfig, opts *ConnectOptions) (*redis.Client, error) {
 	ro, err := redis.ParseURL(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("redis url %s: %w", Redact(cfg.URL), errors.Unwrap(err))
+		return nil, configError("redis url", cfg.URL, err)
 	}
 	if ro.Password == "" && cfg.Password != "" {
 		ro.Password = cfg.Password

@@ -86,12 +86,12 @@ func TestResolveRedis(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	tests := []struct{ name, in, want string }{
-		{name: "mongo_user_password", in: "mongodb://admin:s3cret@h1:27017,h2:27017/nr?replicaSet=rs0", want: "mongodb://admin:xxxxx@h1:27017,h2:27017/nr?replicaSet=rs0"},
-		{name: "srv", in: "mongodb+srv://u:p%40ss@cluster.example/", want: "mongodb+srv://u:xxxxx@cluster.example/"},
-		{name: "redis_password_only", in: "redis://:pw@cache:6379/0", want: "redis://:xxxxx@cache:6379/0"},
-		{name: "rediss_user_password", in: "rediss://default:pw@cache:6380", want: "rediss://default:xxxxx@cache:6380"},
+		{name: "mongo_user_password", in: "mongodb://admin:s3cret@h1:27017,h2:27017/nr?replicaSet=rs0", want: "mongodb://admin:***@h1:27017,h2:27017/nr"},
+		{name: "srv", in: "mongodb+srv://u:p%40ss@cluster.example/", want: "mongodb+srv://u:***@cluster.example"},
+		{name: "redis_password_only", in: "redis://:pw@cache:6379/0", want: "redis://:***@cache:6379/0"},
+		{name: "rediss_user_password", in: "rediss://default:pw@cache:6380", want: "rediss://default:***@cache:6380"},
 		{name: "no_userinfo", in: "redis://cache:6379", want: "redis://cache:6379"},
-		{name: "user_only", in: "mongodb://user@h/", want: "mongodb://user@h/"},
+		{name: "user_only", in: "mongodb://user@h/", want: "mongodb://user@h"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

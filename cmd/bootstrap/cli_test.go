@@ -15,6 +15,7 @@ import (
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 func envOf(kv ...string) func(string) string {
@@ -158,6 +159,8 @@ func TestExitCode_maps_every_cause(t *testing.T) {
 		{name: "ok", err: nil, want: 0},
 		{name: "internal", err: errors.New("boom"), want: 1},
 		{name: "usage", err: usageError{errors.New("bad")}, want: 2},
+		{name: "bad_connection_setting", err: fmt.Errorf("connect: %w", conn.ErrConfig), want: 2},
+		{name: "fenced_by_the_store", err: fmt.Errorf("write: %w", store.ErrFenced), want: 5},
 		{name: "invalid_profile", err: fmt.Errorf("load: %w", &profiles.ValidationError{Problems: []profiles.Problem{{Msg: "x"}}}), want: 3},
 		{name: "lock_not_acquired", err: fmt.Errorf("wait: %w", lock.ErrNotAcquired), want: 4},
 		{name: "wait_timeout", err: runner.ErrWaitTimeout, want: 4},

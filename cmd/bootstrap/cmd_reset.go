@@ -15,6 +15,8 @@ import (
 // and nothing else (the legacy `-c`); the profile's marker is deleted so
 // that the next run applies it again. Audited.
 type resetCmd struct {
+	result *runner.Result // set by Run, for the termination message
+
 	profileFlags
 	connFlags
 	lockFlags
@@ -48,6 +50,7 @@ func (c *resetCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io 
 		return err
 	}
 	res, err := rn.Reset(ctx, set)
+	c.result = res
 	for _, p := range res.Profiles {
 		removed := int64(0)
 		for _, s := range p.Steps {

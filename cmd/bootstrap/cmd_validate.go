@@ -29,6 +29,9 @@ type validProfile struct {
 	Database string   `json:"database"`
 	Steps    int      `json:"steps"`
 	Warnings []string `json:"warnings"`
+	// KeyNotes are the keys that start with $ or contain . (SPEC §2.4),
+	// "file:line:col: field" each: notes, not problems.
+	KeyNotes []string `json:"keyNotes"`
 }
 
 // validateProblem is a profiles.Problem; zero fields are unknown.
@@ -57,6 +60,12 @@ func (c *validateCmd) Run(log *slog.Logger, io *stdio) error {
 	}
 	for _, p := range set.Profiles {
 		fmt.Fprintf(io.Out, "ok  %-24s %s  %s, %d steps\n", p.Name, short(p.Version), p.Form, len(p.Steps))
+		for _, n := range keyNoteList(p) {
+			fmt.Fprintf(io.Out, "    note: %s: key starts with $ or contains . (some servers refuse it; see --omit-keys)\n", n)
+		}
+		if p.KeyNotesMore > 0 {
+			fmt.Fprintf(io.Out, "    note: and %d more such keys\n", p.KeyNotesMore)
+		}
 	}
 	return nil
 }
@@ -78,7 +87,8 @@ func newValidateReport(set *profiles.Set, err error) validateReport {
 	default:
 		for _, p := range set.Profiles {
 			rep.Profiles = append(rep.Profiles, validProfile{Profile: p.Name, Version: p.Version, Form: string(p.Form),
-				Database: p.Database, Steps: len(p.Steps), Warnings: append([]string{}, p.Warnings...)})
+				Database: p.Database, Steps: len(p.Steps), Warnings: append([]string{}, p.Warnings...),
+				KeyNotes: append([]string{}, keyNoteList(p)...)})
 		}
 	}
 	return rep

@@ -40,7 +40,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &sig):
 		return 128 + int(sig.sig)
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.Is(err, conn.ErrConfig):
 		return exitUsage
 	case errors.Is(err, profiles.ErrInvalid), errors.Is(err, runner.ErrNoSnapshot):
 		return exitInvalid

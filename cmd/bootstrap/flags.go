@@ -20,6 +20,28 @@ import (
 type profileFlags struct {
 	ProfilesDir string   `help:"Directory of profiles." default:"./profiles" env:"BOOTSTRAP_PROFILES_DIR" placeholder:"DIR"`
 	Profile     []string `short:"p" help:"Profile to apply (repeat, or comma-separated)." env:"BOOTSTRAP_PROFILE" sep:"," placeholder:"NAME"`
+	OmitKeys    []string `help:"Keys left out of every config, pattern and document (part of the version)." env:"BOOTSTRAP_OMIT_KEYS" sep:"," placeholder:"KEY"`
+
+	MaxFileSize    profiles.ByteSize `help:"Largest JSON file." default:"8MiB" env:"BOOTSTRAP_MAX_FILE_SIZE" placeholder:"SIZE"`
+	MaxYAMLSize    profiles.ByteSize `help:"Largest YAML file." default:"256KiB" env:"BOOTSTRAP_MAX_YAML_SIZE" placeholder:"SIZE"`
+	MaxProfileSize profiles.ByteSize `help:"Largest total of the files of one profile." default:"16MiB" env:"BOOTSTRAP_MAX_PROFILE_SIZE" placeholder:"SIZE"`
+	MaxDocuments   int               `help:"Most items one profile writes." default:"100000" env:"BOOTSTRAP_MAX_DOCUMENTS"`
+	MaxProblems    int               `help:"Most problems listed." default:"50" env:"BOOTSTRAP_MAX_PROBLEMS"`
+}
+
+// options are the load options the flags give (a zero limit means its
+// default); a negative limit is a usage error.
+func (f *profileFlags) options() (*profiles.Options, error) {
+	if f.MaxFileSize < 0 || f.MaxYAMLSize < 0 || f.MaxProfileSize < 0 || f.MaxDocuments < 0 || f.MaxProblems < 0 {
+		return nil, usageError{errors.New("--max-file-size, --max-yaml-size, --max-profile-size, --max-documents and --max-problems must be positive")}
+	}
+	return &profiles.Options{
+		Limits: profiles.Limits{
+			MaxFileSize: int64(f.MaxFileSize), MaxYAMLSize: int64(f.MaxYAMLSize), MaxProfileSize: int64(f.MaxProfileSize),
+			MaxDocuments: f.MaxDocuments, MaxProblems: f.MaxProblems,
+		},
+		OmitKeys: f.OmitKeys,
+	}, nil
 }
 
 // load reads and validates the named profiles (all of them when none is
@@ -28,16 +50,19 @@ func (f *profileFlags) load(log *slog.Logger, all bool) (*profiles.Set, error) {
 	if st, err := os.Stat(f.ProfilesDir); err != nil || !st.IsDir() {
 		return nil, usageError{fmt.Errorf("profiles dir %q is not a directory", f.ProfilesDir)}
 	}
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
 	fsys := profiles.DirFS(f.ProfilesDir)
 	var set *profiles.Set
-	var err error
 	if len(f.Profile) == 0 {
 		if !all {
 			return nil, usageError{errors.New("no profile given: use -p NAME (or BOOTSTRAP_PROFILE)")}
 		}
-		set, err = profiles.LoadAll(fsys)
+		set, err = profiles.LoadAllWith(fsys, opts)
 	} else {
-		set, err = profiles.Load(fsys, f.Profile)
+		set, err = profiles.LoadWith(fsys, f.Profile, opts)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("profiles in %s: %w", f.ProfilesDir, err)
@@ -45,6 +70,10 @@ func (f *profileFlags) load(log *slog.Logger, all bool) (*profiles.Set, error) {
 	for _, p := range set.Profiles {
 		for _, w := range p.Warnings {
 			log.Warn(w, "profile", p.Name)
+		}
+		if len(p.KeyNotes) > 0 {
+			log.Info("keys that start with $ or contain . (stored nested by MongoDB 5.0+; refused by FerretDB, Cosmos DB and older servers; --omit-keys leaves them out)",
+				"profile", p.Name, "keys", keyNoteList(p), "more", p.KeyNotesMore)
 		}
 	}
 	return set, nil
@@ -145,4 +174,13 @@ func disconnect(ctx context.Context, mc *mongo.Client, rc *redis.Client) {
 	if rc != nil {
 		_ = rc.Close()
 	}
+}
+
+// keyNoteList renders p's key notes, "file:line:col: field" each.
+func keyNoteList(p *profiles.Profile) []string {
+	out := make([]string, len(p.KeyNotes))
+	for i, n := range p.KeyNotes {
+		out[i] = n.String()
+	}
+	return out
 }

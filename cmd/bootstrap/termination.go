@@ -34,12 +34,17 @@ type profileOutcome struct {
 	Version string // the version applied, restored or attempted
 }
 
-func (c *runCmd) outcomes() []profileOutcome {
-	if c.result == nil {
+func (c *runCmd) outcomes() []profileOutcome { return resultOutcomes(c.result) }
+
+func (c *resetCmd) outcomes() []profileOutcome { return resultOutcomes(c.result) }
+
+// resultOutcomes are the outcomes of a run's (or a reset's) result.
+func resultOutcomes(res *runner.Result) []profileOutcome {
+	if res == nil {
 		return nil
 	}
-	out := make([]profileOutcome, len(c.result.Profiles))
-	for i, p := range c.result.Profiles {
+	out := make([]profileOutcome, len(res.Profiles))
+	for i, p := range res.Profiles {
 		out[i] = profileOutcome{Profile: p.Profile, Outcome: string(p.Outcome), Version: p.Version}
 	}
 	return out
@@ -109,7 +114,11 @@ var urlRE = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
 
 // redactURLs redacts the password of every connection string in s.
 func redactURLs(s string) string {
-	return urlRE.ReplaceAllStringFunc(s, conn.Redact)
+	return urlRE.ReplaceAllStringFunc(s, func(u string) string {
+		// Punctuation that ends a sentence is not part of the URI.
+		trimmed := strings.TrimRight(u, ":,.;)")
+		return conn.Redact(trimmed) + u[len(trimmed):]
+	})
 }
 
 // truncateUTF8 cuts s to at most limit bytes, on a character boundary, ending

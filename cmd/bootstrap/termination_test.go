@@ -59,8 +59,8 @@ func TestTerminationMessage_at_most_4KiB(t *testing.T) {
 
 func TestRedactURLs(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{in: "dial mongodb://admin:s3cret@h:27017/db: refused", want: "dial mongodb://admin:xxxxx@h:27017/db: refused"},
-		{in: "redis rediss://:s3cret@cache:6380 down", want: "redis rediss://:xxxxx@cache:6380 down"},
+		{in: "dial mongodb://admin:s3cret@h:27017/db: refused", want: "dial mongodb://admin:***@h:27017/db: refused"},
+		{in: "redis rediss://:s3cret@cache:6380 down", want: "redis rediss://:***@cache:6380 down"},
 		{in: "no url here", want: "no url here"},
 	}
 	for _, tt := range tests {
