@@ -17,6 +17,9 @@ import (
 // the result so far together with any error.
 func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	res := &Result{RunID: r.opts.RunID}
+	if err := r.checkKeys(ctx, set); err != nil {
+		return res, err
+	}
 	err := r.underLock(ctx, "run", set.Profiles, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
 		return a.applyAll(set, res)

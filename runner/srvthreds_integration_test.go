@@ -2,15 +2,19 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/srvthreds/bootstrap/internal/harness"
 	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
@@ -266,4 +270,60 @@ func holder(t *testing.T, f *fixture) *lock.Holder {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestRun_dollar_keys_on_a_server_that_refuses_them: a config with a nested
+// "$schema" (as srvthreds' rascal_config.json has) is refused before any
+// write on FerretDB, naming file, line and key (exit 3); with --omit-keys
+// '$schema' it applies without the key. On MongoDB 5.0+ the key is stored
+// as is, so the first half applies there.
+func TestRun_dollar_keys_on_a_server_that_refuses_them(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	fsys := fstest.MapFS{
+		"rabbit/run-config/rascal_config.json": {Data: []byte("{\n  \"vhosts\": {\n    \"v\": {\n      \"$schema\": \"../../../node_modules/rascal/lib/config/schema.json\",\n      \"exchanges\": [\"ex\"]\n    }\n  }\n}\n")},
+	}
+	set, err := profiles.Load(fsys, []string{"rabbit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(set.Get("rabbit").KeyNotes); got != 1 {
+		t.Fatalf("key notes = %d, want 1", got)
+	}
+	_, err = newRunner(t, f, run{}).Run(ctx, set)
+	if harness.MongoStoresDollarKeys() {
+		if err != nil {
+			t.Fatalf("run on a server that stores $ keys: %v", err)
+		}
+		return
+	}
+	var verr *profiles.ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 1 {
+		t.Fatalf("run: %v, want one validation problem", err)
+	}
+	if p := verr.Problems[0]; p.File != "rabbit/run-config/rascal_config.json" || p.Line != 4 || !strings.Contains(p.Msg, `"$schema"`) {
+		t.Errorf("problem = %+v, want rascal_config.json line 4 naming $schema", p)
+	}
+	names, _ := f.mc.Database("nr").ListCollectionNames(ctx, bson.D{})
+	for _, n := range names {
+		if c, _ := f.mc.Database("nr").Collection(n).CountDocuments(ctx, bson.D{}); c > 0 {
+			t.Errorf("nr.%s holds %d documents after the refusal, want none", n, c)
+		}
+	}
+
+	set, err = profiles.LoadWith(fsys, []string{"rabbit"}, &profiles.Options{OmitKeys: []string{"$schema"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newRunner(t, f, run{}).Run(ctx, set); err != nil {
+		t.Fatalf("run with $schema omitted: %v", err)
+	}
+	cfg := findOne(t, f.mc.Database("nr").Collection("Config"), bson.D{{Key: "_id", Value: "rascal_config"}})
+	if _, err := cfg.LookupErr("config", "vhosts", "v", "$schema"); err == nil {
+		t.Error("the stored config has $schema, want it left out")
+	}
+	if got := cfg.Lookup("config", "vhosts", "v", "exchanges", "0").StringValue(); got != "ex" {
+		t.Errorf("exchanges[0] = %q, want ex", got)
+	}
 }

@@ -46,6 +46,18 @@ func StartMongo(t testing.TB, n *Network) *Mongo {
 	return m
 }
 
+// MongoStoresDollarKeys reports whether the test's MongoDB-wire server
+// stores nested keys that start with "$": MongoDB 5.0+ does, FerretDB does
+// not (TESTING.md).
+func MongoStoresDollarKeys() bool {
+	img, err := mongoImage()
+	if err != nil {
+		return false
+	}
+	cmd, _, _ := mongoFlavor(img)
+	return cmd == nil
+}
+
 // mongoFlavor returns the arguments and the readiness log line of the
 // server in img: FerretDB for an image named ferretdb, mongod otherwise.
 func mongoFlavor(img string) (cmd []string, ready string, tmpfs map[string]string) {
