@@ -166,11 +166,17 @@ func (a *attempt) applyStep(pc *profileRun, s profiles.Step) (store.StepRecord, 
 		return store.StepRecord{Name: name, Kind: s.Kind, Error: err.Error()}, err
 	}
 	env := a.stepEnv(pc, s, log)
+	if err := a.g.Err(); err != nil { // no step starts (an http call, a command) once the lease is gone
+		return store.StepRecord{Name: name, Kind: s.Kind, Error: context.Cause(a.g).Error()}, err
+	}
 	a.r.rep.StartStep(pc.p.Name, name)
 	a.begins(pc.p.Name + "/" + name)
 	t0 := a.r.opts.Now()
 	log.Info("step started", "summary", s.Summary())
 	rec, err := kind.Apply(a.g, env, s)
+	if errors.Is(err, store.ErrFenced) {
+		a.g.cancel(fenced(err)) // the lock is another run's: stop, exit 5
+	}
 	d := a.r.opts.Now().Sub(t0)
 	rec.Name, rec.Kind, rec.DurationMs = name, s.Kind, d.Milliseconds()
 	a.r.rep.EndStep(pc.p.Name, s.Kind, d, err)
@@ -193,7 +199,7 @@ func (a *attempt) stepEnv(pc *profileRun, s profiles.Step, log *slog.Logger) *st
 	return step.NewEnv(step.Env{
 		Mongo: a.r.mongo, Redis: a.r.redis, Log: log, Progress: a.r.rep, BatchSize: o.BatchSize,
 		Now: o.Now(), DB: step.Database(pc.p, s), Prev: prevStep(pc.prev, s.Name()),
-		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile,
+		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile, Fence: a,
 	})
 }
 

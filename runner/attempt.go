@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner/internal/step"
 	"github.com/srvthreds/bootstrap/store"
 )
 
@@ -100,6 +103,18 @@ func (a *attempt) end() {
 	a.stopGuard()
 	a.r.releaseLock(a.parent, a.lease, a.log)
 }
+
+// Lock is the lock's key and this attempt's token, for the Redis batches
+// that check them atomically (step.Fence); not on a Redis Cluster, where
+// the lock key and the data keys live in different slots.
+func (a *attempt) Lock() (key, token string, ok bool) {
+	if _, cluster := a.r.redis.(*redis.ClusterClient); cluster {
+		return "", "", false
+	}
+	return a.r.locker.Key(), a.lease.Token(), true
+}
+
+var _ step.Fence = (*attempt)(nil)
 
 // current names what runs, for the watchdog.
 func (a *attempt) current() string {

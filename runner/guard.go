@@ -32,12 +32,17 @@ type leaseGuard struct {
 	// the last confirmation plus 2/3 of the ttl, a margin for clock rate
 	// and the time a stopping step needs.
 	validUntil atomic.Pointer[time.Time]
+	// expiry cancels the guard at validUntil, so that a write in flight
+	// then is cut off and none starts after it; every confirmation moves it.
+	expiry *time.Timer
 }
 
 func newLeaseGuard(parent context.Context, lease *lock.Lease, ttl time.Duration) *leaseGuard {
 	ctx, cancel := context.WithCancelCause(parent)
 	g := &leaseGuard{Context: ctx, cancel: cancel, ttl: ttl}
+	g.expiry = time.AfterFunc(ttl, g.checkExpiry)
 	g.confirmed(lease.Confirmed())
+	context.AfterFunc(ctx, func() { g.expiry.Stop() })
 	return g
 }
 
@@ -45,6 +50,17 @@ func newLeaseGuard(parent context.Context, lease *lock.Lease, ttl time.Duration)
 func (g *leaseGuard) confirmed(sent time.Time) {
 	until := sent.Add(g.ttl * 2 / 3)
 	g.validUntil.Store(&until)
+	g.expiry.Reset(max(time.Until(until), 0))
+}
+
+// checkExpiry cancels the guard when the lease is past its validity (the
+// timer may fire just before a confirmation moved it).
+func (g *leaseGuard) checkExpiry() {
+	if d := g.remaining(); d > 0 {
+		g.expiry.Reset(d)
+		return
+	}
+	g.cancel(errLeaseExpired)
 }
 
 // remaining is how long the lease is still known to be ours.
@@ -73,12 +89,14 @@ func (g *leaseGuard) cause() error {
 	return context.Cause(g.Context)
 }
 
-// renew extends the lease every ttl/3 until g is done. A lost lease, or
-// renewals failing until the lease can no longer be confirmed, cancels g
-// with ErrLockLost.
+// renew extends the lease every ttl/3, counted from when the last
+// successful renewal (or the acquisition) was sent, until g is done: a slow
+// reply does not push the next renewal later. A lost lease, or renewals
+// failing until the lease can no longer be confirmed, cancels g with
+// ErrLockLost.
 func (r *Runner) renew(g *leaseGuard, lease *lock.Lease, log *slog.Logger) {
 	every := r.locker.TTL() / 3
-	wait := every
+	wait := max(time.Until(lease.Confirmed().Add(every)), 0)
 	for {
 		select {
 		case <-g.Done():
@@ -101,7 +119,7 @@ func (r *Runner) renew(g *leaseGuard, lease *lock.Lease, log *slog.Logger) {
 			g.confirmed(lease.Confirmed())
 			h := lease.Holder()
 			r.rep.SetLock(true, lease.Fence(), h.RunID+"@"+h.Host)
-			wait = every
+			wait = max(time.Until(lease.Confirmed().Add(every)), 0)
 		case errors.Is(err, lock.ErrLost):
 			log.Error("lock lost", "lock", r.locker.Name(), "err", err)
 			g.cancel(fmt.Errorf("%w: %w", ErrLockLost, err))

@@ -150,7 +150,7 @@ func (a *attempt) rollbackItems(p *profiles.Profile, cur *store.Marker, to strin
 func (a *attempt) restore(pc *profileRun, items []snapshot.RestoreItem, res *RollbackResult) error {
 	a.begins(pc.p.Name + "/" + store.SourceRollback)
 	rs := &snapshot.Restorer{Mongo: a.r.mongo, Redis: a.r.redis, Batch: a.r.opts.BatchSize, Log: pc.log,
-		Prog: a.r.rep, Now: a.r.opts.Now()}
+		Prog: a.r.rep, Now: a.r.opts.Now(), Fence: a}
 	c, err := rs.Restore(a.g, items)
 	res.Counts = c
 	rec := store.StepRecord{Name: store.SourceRollback, Kind: store.SourceRollback}

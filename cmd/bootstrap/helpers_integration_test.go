@@ -231,13 +231,21 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 // the test can follow by counting documents.
 func writeDocumentsProfile(t testing.TB, dir, name string, n int) {
 	t.Helper()
+	writeTaggedDocumentsProfile(t, dir, name, n, name)
+}
+
+// writeTaggedDocumentsProfile is writeDocumentsProfile whose documents'
+// labels end with tag: two runners given different tags write different
+// content under the same ids.
+func writeTaggedDocumentsProfile(t testing.TB, dir, name string, n int, tag string) {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("[\n")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(",\n")
 		}
-		fmt.Fprintf(&b, `  {"_id": "item-%06d", "n": %d, "label": "generated item %d of %s"}`, i, i, i, name)
+		fmt.Fprintf(&b, `  {"_id": "item-%06d", "n": %d, "label": "generated item %d of %s"}`, i, i, i, tag)
 	}
 	b.WriteString("\n]\n")
 	writeFiles(t, dir, map[string]string{

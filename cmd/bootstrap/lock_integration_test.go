@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/srvthreds/bootstrap/internal/harness"
 	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/store"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // takeoverMargin is added to a lock ttl where the spec bounds a takeover by
@@ -172,36 +174,26 @@ func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
 }
 
 // A holder frozen past its ttl loses the lock to the next runner; once
-// resumed it stops with exit 5 and writes no marker over the newer one
-// (SPEC §4: a zombie holder can't overwrite a newer run's marker).
+// resumed it stops with exit 5 and writes nothing more: no document (each
+// runner writes different content under the same ids, and every stored
+// document is the second runner's) and no marker over the newer one
+// (SPEC §4).
 func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
 	mc := env.Mongo.Client(t)
-	dir := t.TempDir()
-	writeDocumentsProfile(t, dir, "slow", slowDocs)
+	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir()}
+	for name, dir := range dirs {
+		writeTaggedDocumentsProfile(t, dir, "slow", slowDocs, "runner "+name)
+	}
 	args := dbArgs(env, "run", "-p", "slow", "--lock-ttl", "2s", "--batch-size", slowBatch)
-	a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "a"})
-	b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "b"})
+	a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["a"], Name: "a"})
+	b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["b"], Name: "b"})
 	holder, waiter, held := holderAndWaiter(t, a, b)
+	tags := map[*harness.RunnerContainer]string{a: "runner a", b: "runner b"}
 	waitMidProfile(t, mc, holder, slowDocs)
+	second := pausedHolderLosesTo(t, holder, waiter)
 
-	holder.Pause(t)
-	code, logs := waiter.Wait(t, runTimeout)
-	if code != exitOK {
-		holder.Unpause(t)
-		t.Fatalf("second runner: exit = %d, want 0; logs:\n%s", code, logs)
-	}
-	second := firstMsg(t, parseLogs(t, logs), "lock acquired", logs)
-	holder.Unpause(t)
-
-	code, logs = holder.Wait(t, runTimeout)
-	if code != exitLockLost {
-		t.Fatalf("resumed holder: exit = %d, want %d; logs:\n%s", code, exitLockLost, logs)
-	}
-	if got := outcomes(t, logs)["slow"]; got == string(store.OutcomeApplied) {
-		t.Errorf("resumed holder logged the profile applied")
-	}
 	m := testutil.ReadMarker(t, mc, testDB, "slow")
 	if m == nil {
 		t.Fatal("no marker")
@@ -224,6 +216,170 @@ func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	if got, want := countDocs(t, mc, testDB, itemsCollection), int64(slowDocs); got != want {
 		t.Errorf("documents = %d, want %d", got, want)
 	}
+	items := mc.Database(testDB).Collection(itemsCollection)
+	holderTag := bson.D{{Key: "label", Value: bson.D{{Key: "$regex", Value: "of " + tags[holder] + "$"}}}}
+	if n, err := items.CountDocuments(t.Context(), holderTag); err != nil || n != 0 {
+		t.Errorf("%d documents carry the resumed holder's content (%v), want none: the data must be what the marker says", n, err)
+	}
+}
+
+// pausedHolderLosesTo freezes holder (docker pause) until waiter, which
+// takes the lock once holder's lease runs out, has applied its profile and
+// exited 0; then resumes holder, which must exit 5 without logging the
+// profile applied. It returns waiter's "lock acquired" line.
+func pausedHolderLosesTo(t *testing.T, holder, waiter *harness.RunnerContainer) logLine {
+	t.Helper()
+	holder.Pause(t)
+	code, logs := waiter.Wait(t, runTimeout)
+	if code != exitOK {
+		holder.Unpause(t)
+		t.Fatalf("second runner: exit = %d, want 0; logs:\n%s", code, logs)
+	}
+	second := firstMsg(t, parseLogs(t, logs), "lock acquired", logs)
+	holder.Unpause(t)
+	code, logs = holder.Wait(t, runTimeout)
+	if code != exitLockLost {
+		t.Fatalf("resumed holder: exit = %d, want %d; logs:\n%s", code, exitLockLost, logs)
+	}
+	for name, o := range outcomes(t, logs) {
+		if o == string(store.OutcomeApplied) {
+			t.Errorf("resumed holder logged %s applied", name)
+		}
+	}
+	return second
+}
+
+// A holder frozen in the middle of a redis step, and in the middle of a
+// patterns step, past its ttl: the other runner applies its own content;
+// the resumed holder writes no Redis key (its batches check the lock token
+// inside Redis) and exits 5 (SPEC §4: fencing covers data).
+func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		profile func(t *testing.T, dir, tag string)
+		midway  func(t *testing.T, env *harness.Env) bool
+		check   func(t *testing.T, env *harness.Env, tag string)
+	}{
+		{name: "redis_step", profile: writeRedisProfile, midway: func(t *testing.T, env *harness.Env) bool {
+			return countKeys(t, env.Redis.Client(t), "fk:*") >= 10
+		}, check: checkRedisProfile},
+		{name: "patterns_step", profile: writePatternsProfile, midway: func(t *testing.T, env *harness.Env) bool {
+			return countDocs(t, env.Mongo.Client(t), testDB, "PatternModel") >= 10
+		}, check: checkPatternsProfile},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := harness.Start(t)
+			dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir()}
+			for name, dir := range dirs {
+				tt.profile(t, dir, "runner "+name)
+			}
+			args := dbArgs(env, "run", "-p", "fenced", "--lock-ttl", "2s", "--batch-size", "1", "--max-yaml-size", "8MiB")
+			a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["a"], Name: "a"})
+			b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["b"], Name: "b"})
+			holder, waiter, _ := holderAndWaiter(t, a, b)
+			tags := map[*harness.RunnerContainer]string{a: "runner a", b: "runner b"}
+			deadline := time.Now().Add(2 * time.Minute)
+			for !tt.midway(t, env) {
+				if time.Now().After(deadline) || !running(t, holder) {
+					t.Fatalf("holder %s never got midway; logs:\n%s", holder.Name, holder.Logs(t))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			pausedHolderLosesTo(t, holder, waiter)
+			tt.check(t, env, tags[waiter])
+		})
+	}
+}
+
+// fencedKeys is the size of the generated redis and patterns profiles:
+// with --batch-size 1 they take seconds, so a test can pause the runner
+// midway.
+const fencedKeys = 20000
+
+// writeRedisProfile writes the profile "fenced": one redis step of
+// fencedKeys string keys fk:NNNN, each set to tag.
+func writeRedisProfile(t *testing.T, dir, tag string) {
+	t.Helper()
+	var b strings.Builder
+	for i := range fencedKeys {
+		fmt.Fprintf(&b, "- {key: \"fk:%05d\", string: %q}\n", i, tag)
+	}
+	writeFiles(t, dir, map[string]string{
+		"fenced/profile.yaml": "database: " + testDB + "\nsteps:\n  - redis: {file: keys.yaml}\n",
+		"fenced/keys.yaml":    b.String(),
+	})
+}
+
+func checkRedisProfile(t *testing.T, env *harness.Env, tag string) {
+	t.Helper()
+	rc := env.Redis.Client(t)
+	if got := countKeys(t, rc, "fk:*"); got != fencedKeys {
+		t.Errorf("keys = %d, want %d", got, fencedKeys)
+	}
+	for start := 0; start < fencedKeys; start += 1000 {
+		keys := make([]string, 0, 1000)
+		for i := start; i < min(start+1000, fencedKeys); i++ {
+			keys = append(keys, fmt.Sprintf("fk:%05d", i))
+		}
+		vals, err := rc.MGet(t.Context(), keys...).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vals {
+			if v != tag {
+				t.Fatalf("%s = %v, want %q: the resumed holder wrote it", keys[i], v, tag)
+			}
+		}
+	}
+}
+
+// writePatternsProfile writes the profile "fenced": a srvthreds-form
+// profile of fencedKeys/20 active patterns whose description is tag.
+func writePatternsProfile(t *testing.T, dir, tag string) {
+	t.Helper()
+	files := map[string]string{}
+	for i := range fencedKeys / 20 {
+		files[fmt.Sprintf("fenced/patterns/p%04d.json", i)] = fmt.Sprintf(
+			`{"id": "p.%04d", "name": "p%04d", "description": %q, "meta": {"active": true}, "reactions": []}`, i, i, tag)
+	}
+	files["fenced/profile.yaml"] = "database: " + testDB + "\nsteps:\n  - patterns: {dir: patterns}\n"
+	writeFiles(t, dir, files)
+}
+
+func checkPatternsProfile(t *testing.T, env *harness.Env, tag string) {
+	t.Helper()
+	rc := env.Redis.Client(t)
+	n := fencedKeys / 20
+	if got, err := rc.SCard(t.Context(), "IDX:Pattern").Result(); err != nil || got != int64(n) {
+		t.Errorf("IDX:Pattern members = %d (%v), want %d", got, err, n)
+	}
+	for i := range n {
+		data, err := rc.HGet(t.Context(), fmt.Sprintf("Pattern:p.%04d", i), "data").Result()
+		if err != nil || !strings.Contains(data, tag) {
+			t.Fatalf("Pattern:p.%04d data = %q (%v), want the description %q", i, data, err, tag)
+		}
+	}
+	coll := env.Mongo.Client(t).Database(testDB).Collection("PatternModel")
+	if got, err := coll.CountDocuments(t.Context(), bson.D{{Key: "description", Value: tag}}); err != nil || got != int64(n) {
+		t.Errorf("PatternModel documents of %q = %d (%v), want %d", tag, got, err, n)
+	}
+}
+
+// countKeys counts the keys matching pattern.
+func countKeys(t *testing.T, rc *redis.Client, pattern string) int {
+	t.Helper()
+	n := 0
+	iter := rc.Scan(t.Context(), 0, pattern, 1000).Iterator()
+	for iter.Next(t.Context()) {
+		n++
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // Redis frozen past the ttl, or restarted, during a run: the holder can no

@@ -66,7 +66,13 @@ type Restorer struct {
 	Batch int
 	Log   *slog.Logger
 	Prog  step.Progress
-	Now   time.Time // what remains of a saved TTL is counted to it
+	Now   time.Time  // what remains of a saved TTL is counted to it
+	Fence step.Fence // Redis batches check the lock (see step.ExecRedis); nil: unfenced
+}
+
+// redisEnv is the step environment that step.ExecRedis needs.
+func (r *Restorer) redisEnv() *step.Env {
+	return step.NewEnv(step.Env{Redis: r.Redis, Log: r.Log, Fence: r.Fence, BatchSize: r.Batch})
 }
 
 // Restore writes items back: for each collection, the saved documents
@@ -181,23 +187,20 @@ func (r *Restorer) restoreKeys(ctx context.Context, keys []RestoreItem, c *Count
 			return context.Cause(ctx)
 		}
 		var restored, deleted int64
-		err := mongox.Retry(ctx, r.Log, func(ctx context.Context) error {
+		_, err := step.ExecRedis(ctx, r.redisEnv(), func(pipe redis.Pipeliner) error {
 			restored, deleted = 0, 0
-			_, err := r.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				for _, it := range part {
-					ok, err := queueRestoreKey(ctx, pipe, it, r.Now)
-					if err != nil {
-						return err
-					}
-					if ok {
-						restored++
-					} else {
-						deleted++
-					}
+			for _, it := range part {
+				ok, err := queueRestoreKey(ctx, pipe, it, r.Now)
+				if err != nil {
+					return err
 				}
-				return nil
-			})
-			return err
+				if ok {
+					restored++
+				} else {
+					deleted++
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("restore redis keys %q..%q: %w", part[0].Key, part[len(part)-1].Key, err)
@@ -214,18 +217,15 @@ func (r *Restorer) restoreMembers(ctx context.Context, members []RestoreItem, c 
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
 		}
-		err := mongox.Retry(ctx, r.Log, func(ctx context.Context) error {
-			_, err := r.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-				for _, it := range part {
-					if it.Present {
-						pipe.SAdd(ctx, it.Key, it.Member)
-					} else {
-						pipe.SRem(ctx, it.Key, it.Member)
-					}
+		_, err := step.ExecRedis(ctx, r.redisEnv(), func(pipe redis.Pipeliner) error {
+			for _, it := range part {
+				if it.Present {
+					pipe.SAdd(ctx, it.Key, it.Member)
+				} else {
+					pipe.SRem(ctx, it.Key, it.Member)
 				}
-				return nil
-			})
-			return err
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("restore members of redis set %q: %w", part[0].Key, err)

@@ -64,22 +64,17 @@ func scanMatch(ctx context.Context, env *Env, pattern string, fn func([]string) 
 func deleteKeys(ctx context.Context, env *Env, keys []string) (int64, error) {
 	var n int64
 	err := mongox.Chunks(keys, env.BatchSize, func(part []string) error {
-		var cmds []*redis.IntCmd
-		err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
-			cmds = cmds[:0]
-			_, err := env.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-				for _, k := range part {
-					cmds = append(cmds, pipe.Del(ctx, k))
-				}
-				return nil
-			})
-			return err
+		replies, err := ExecRedis(ctx, env, func(pipe redis.Pipeliner) error {
+			for _, k := range part {
+				pipe.Del(ctx, k)
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("delete redis keys: %w", err)
 		}
-		for _, c := range cmds {
-			n += c.Val()
+		for _, r := range replies {
+			n += replyInt(r)
 		}
 		env.Progress.Add(int64(len(part)))
 		return nil

@@ -85,6 +85,9 @@ type Env struct {
 	Prev      *store.StepRecord
 	Getenv    func(string) string
 	ReadFile  func(string) ([]byte, error) // for secrets outside the profile
+	// Fence ties Redis writes to the run's lock; nil: unfenced (plan,
+	// tests of a step alone).
+	Fence Fence
 }
 
 // NewEnv returns env with its zero fields set to their defaults: a logger

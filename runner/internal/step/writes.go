@@ -170,50 +170,51 @@ func (ds *DocSet) write(ctx context.Context, env *Env) (int64, error) {
 	return env.batcher().BulkWrite(ctx, env.Mongo.Database(ds.DB).Collection(ds.Coll), models)
 }
 
-// writeRedisBatch writes part in one transaction and returns how many of
-// its deleted keys existed.
+// writeRedisBatch writes part in one batch (a fenced script, or a
+// MULTI/EXEC transaction: see ExecRedis) and returns how many of its
+// deleted keys existed.
 func writeRedisBatch(ctx context.Context, env *Env, part []RedisWrite) (int64, error) {
-	var dels []*redis.IntCmd
-	err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
+	var dels []int // indices of the DEL replies that count deleted keys
+	replies, err := ExecRedis(ctx, env, func(pipe redis.Pipeliner) error {
 		dels = dels[:0]
-		_, err := env.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-			added, removed := map[string][]any{}, map[string][]any{}
-			var order []string
-			for _, rw := range part {
-				if rw.Type == TypeDelete {
-					dels = append(dels, pipe.Del(ctx, rw.Key))
-				} else if err := queueKey(ctx, pipe, rw); err != nil {
-					return err
-				}
-				if rw.Index == "" {
-					continue
-				}
-				if _, ok := added[rw.Index]; !ok {
-					if _, ok := removed[rw.Index]; !ok {
-						order = append(order, rw.Index)
-					}
-				}
-				if rw.Type == TypeDelete {
-					removed[rw.Index] = append(removed[rw.Index], rw.Member)
-				} else {
-					added[rw.Index] = append(added[rw.Index], rw.Member)
+		added, removed := map[string][]any{}, map[string][]any{}
+		var order []string
+		for _, rw := range part {
+			if rw.Type == TypeDelete {
+				dels = append(dels, len(pipe.Cmds()))
+				pipe.Del(ctx, rw.Key)
+			} else if err := queueKey(ctx, pipe, rw); err != nil {
+				return err
+			}
+			if rw.Index == "" {
+				continue
+			}
+			if _, seen := added[rw.Index]; !seen {
+				if _, seen := removed[rw.Index]; !seen {
+					order = append(order, rw.Index)
 				}
 			}
-			for _, set := range order {
-				if len(added[set]) > 0 {
-					pipe.SAdd(ctx, set, added[set]...)
-				}
-				if len(removed[set]) > 0 {
-					pipe.SRem(ctx, set, removed[set]...)
-				}
+			if rw.Type == TypeDelete {
+				removed[rw.Index] = append(removed[rw.Index], rw.Member)
+			} else {
+				added[rw.Index] = append(added[rw.Index], rw.Member)
 			}
-			return nil
-		})
-		return err
+		}
+		for _, set := range order {
+			if len(added[set]) > 0 {
+				pipe.SAdd(ctx, set, added[set]...)
+			}
+			if len(removed[set]) > 0 {
+				pipe.SRem(ctx, set, removed[set]...)
+			}
+		}
+		return nil
 	})
 	var n int64
-	for _, d := range dels {
-		n += d.Val()
+	for _, i := range dels {
+		if i < len(replies) {
+			n += replyInt(replies[i])
+		}
 	}
 	return n, err
 }
