@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/internal/mongox"
+	"github.com/srvthreds/bootstrap/internal/redisx"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
 )
 
@@ -177,7 +178,7 @@ func (r *Restorer) restoreKeys(ctx context.Context, keys []RestoreItem, c *Count
 		var restored, deleted int64
 		err := mongox.Retry(ctx, r.Log, func(ctx context.Context) error {
 			restored, deleted = 0, 0
-			_, err := r.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			err := redisx.TxPipelined(ctx, r.Redis, func(pipe redis.Pipeliner) error {
 				for _, it := range part {
 					ok, err := queueRestoreKey(ctx, pipe, it, r.Now)
 					if err != nil {
@@ -209,7 +210,7 @@ func (r *Restorer) restoreMembers(ctx context.Context, members []RestoreItem, c 
 			return context.Cause(ctx)
 		}
 		err := mongox.Retry(ctx, r.Log, func(ctx context.Context) error {
-			_, err := r.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			err := redisx.TxPipelined(ctx, r.Redis, func(pipe redis.Pipeliner) error {
 				for _, it := range part {
 					if it.Present {
 						pipe.SAdd(ctx, it.Key, it.Member)

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/internal/mongox"
+	"github.com/srvthreds/bootstrap/internal/redisx"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -106,8 +107,9 @@ func (w *Writes) Size() int {
 
 // execute writes w: the documents of each DocSet in batches of unordered
 // upserts, then the Redis keys in batches, each batch one MULTI/EXEC
-// transaction sent in one round trip, so that a reader never sees a hash or
-// set half-written. Every batch is reported to env.Progress.
+// transaction sent in one round trip (on a Cluster, one per hash slot), so
+// that a reader never sees a hash or set half-written. Every batch is
+// reported to env.Progress.
 func (w *Writes) execute(ctx context.Context, env *Env) (Counts, error) {
 	var c Counts
 	env.Progress.SetTotal(int64(w.Size()))
@@ -160,7 +162,7 @@ func writeRedisBatch(ctx context.Context, env *Env, part []RedisWrite) (int64, e
 	var dels []*redis.IntCmd
 	err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
 		dels = dels[:0]
-		_, err := env.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		err := redisx.TxPipelined(ctx, env.Redis, func(pipe redis.Pipeliner) error {
 			added, removed := map[string][]any{}, map[string][]any{}
 			var order []string
 			for _, rw := range part {
