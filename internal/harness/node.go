@@ -34,6 +34,9 @@ type Node struct {
 // nodeSpec describes a node to start.
 type nodeSpec struct {
 	prefix string
+	name   string // the container's name; default prefix and a random suffix
+	image  string // default the Redis image
+	tmpfs  map[string]string
 	port   string   // the port the server listens on in the container
 	args   []string // redis-server's arguments (config file first, if any)
 	files  []testcontainers.ContainerFile
@@ -42,22 +45,32 @@ type nodeSpec struct {
 
 // startNode starts spec on n and returns once its ready line is logged.
 func startNode(ctx context.Context, t testing.TB, n *Network, spec nodeSpec) (*Node, error) {
-	img, err := redisImage()
-	if err != nil {
-		return nil, err
+	img, args := spec.image, spec.args
+	if img == "" {
+		var err error
+		if img, err = redisImage(); err != nil {
+			return nil, err
+		}
+		args = redisServerArgs(img, args)
 	}
-	name := uniqueName(spec.prefix)
+	name := spec.name
+	if name == "" {
+		name = uniqueName(spec.prefix)
+	}
 	port := network.MustParsePort(spec.port + "/tcp")
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithName(name),
 		withLogger(t),
-		testcontainers.WithCmd(redisServerArgs(img, spec.args)...),
+		testcontainers.WithCmd(args...),
 		testcontainers.WithExposedPorts(port.String()),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.PortBindings = network.PortMap{port: {{HostIP: loopbackAddr, HostPort: "0"}}}
 		}),
 		testcontainers.WithWaitStrategyAndDeadline(setupTimeout, wait.ForLog(spec.ready)),
 		n.withNetwork(name),
+	}
+	if spec.tmpfs != nil {
+		opts = append(opts, testcontainers.WithTmpfs(spec.tmpfs))
 	}
 	if len(spec.files) > 0 {
 		opts = append(opts, testcontainers.WithFiles(spec.files...))
