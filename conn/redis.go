@@ -79,6 +79,9 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 		o.MaxRetries = 1
 		return redis.NewFailoverClient(o), nil
 	}
+	if u, _ := url.Parse(raw); u != nil && u.Query().Has("addr") {
+		return nil, fmt.Errorf("redis url %s: addr= parameters name more nodes: give --redis-cluster or --redis-sentinel-master", Redact(cfg.URL))
+	}
 	o, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, urlError(cfg.URL, err)

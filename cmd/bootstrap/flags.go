@@ -100,7 +100,17 @@ func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAt
 		log.Warn("MongoDB's TLS certificate is not verified (--mongo-tls-insecure): anyone on the path can read and change what is written")
 	}
 	tlsFiles := conn.TLSFiles{CAFile: f.MongoTLSCAFile, Insecure: f.MongoTLSInsecure}
-	return conn.ConnectMongo(ctx, uri, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt, TLS: tlsFiles})
+	mc, err := conn.ConnectMongo(ctx, uri, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt, TLS: tlsFiles})
+	return mc, insecureIsUsage(err)
+}
+
+// insecureIsUsage makes a connection string that turns verification off
+// without the flag a bad command line (exit 2).
+func insecureIsUsage(err error) error {
+	if errors.Is(err, conn.ErrInsecureTLS) {
+		return usageError{err}
+	}
+	return err
 }
 
 func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (redis.UniversalClient, error) {
@@ -113,7 +123,8 @@ func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAt
 	if f.RedisTLSInsecure {
 		log.Warn("Redis's TLS certificate is not verified (--redis-tls-insecure-skip-verify): anyone on the path can read and change what is written")
 	}
-	return conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	rc, err := conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	return rc, insecureIsUsage(err)
 }
 
 // both connects to MongoDB, then Redis; on an error nothing stays connected.
