@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -258,10 +259,14 @@ func waitUp(ctx context.Context, service, addr string, opts *ConnectOptions, pin
 	defer cancel()
 	wait := 250 * time.Millisecond
 	lastLog := time.Time{}
+	var cause error // the last error that says more than a timeout
 	for attempt := 1; ; attempt++ {
 		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
 		err := ping(pctx)
 		pcancel()
+		if cause == nil || !errors.Is(err, context.DeadlineExceeded) {
+			cause = err
+		}
 		if err == nil {
 			log.Info("connected", "service", service, "addr", addr, "attempts", attempt)
 			return nil
@@ -279,7 +284,7 @@ func waitUp(ctx context.Context, service, addr string, opts *ConnectOptions, pin
 			if parent.Err() != nil {
 				return context.Cause(parent) // interrupted or run timeout: not an unreachable server
 			}
-			return &UnreachableError{Service: service, Addr: addr, Err: err}
+			return &UnreachableError{Service: service, Addr: addr, Err: cause}
 		case <-time.After(sleep):
 		}
 		wait = min(wait*2, 5*time.Second)
