@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func TestCluster(t *testing.T) {
 		{"status_wait_unlock", clusterStatusWaitUnlock},
 		{"reapply_rollback_and_reset", clusterRollbackReset},
 		{"master_of_the_lock_killed_mid_run", clusterKillLockMaster},
+		{"lock_lost_by_failover", clusterLockLost},
 	}
 	for _, s := range steps {
 		began := time.Now()
@@ -147,4 +149,34 @@ func clusterKillLockMaster(t *testing.T, tp *topo, cl *harness.Cluster) {
 		}
 		cl.WaitOK(t, alive...)
 	})
+}
+
+// clusterLockLost runs lockLostByFailover with a lock whose slot is on a
+// master that still has its replica (the default lock's master was killed
+// by the subtest before).
+func clusterLockLost(t *testing.T, tp *topo, cl *harness.Cluster) {
+	cc := cl.Client(t)
+	var name string
+	var master *harness.Node
+	for i := 0; master == nil; i++ {
+		name = fmt.Sprintf("lost-%d", i)
+		// The killed master is no longer any slot's master: an original
+		// master that is one still has its replica.
+		m := cl.MasterOf(t, cc, lock.DefaultPrefix+"{"+name+"}")
+		if slices.Contains(cl.Masters, m) {
+			master = m
+		}
+	}
+	replica := cl.ReplicaOf(t, master)
+	t.Logf("lock %s on %s, replica %s", name, master.Name, replica.Name)
+	lockLostByFailover(t, tp, func(phase string) {
+		if phase == "freeze" {
+			replica.Pause(t)
+			return
+		}
+		master.Kill(t)
+		replica.Unpause(t)
+		replica.WaitMaster(t)
+		cl.WaitOK(t, replica)
+	}, "--lock-name", name)
 }

@@ -41,10 +41,14 @@ func TestSentinel(t *testing.T) {
 				t.Errorf("second run applied %d, want 0", got)
 			}
 		}},
-		{"master_killed_mid_run", func(t *testing.T) {
-			failoverMidRun(t, tp, func() {
-				t.Logf("killing the master %s", s.Master.Name)
+		{"lock_lost_by_failover", func(t *testing.T) {
+			lockLostByFailover(t, tp, func(phase string) {
+				if phase == "freeze" {
+					s.Replica.Pause(t)
+					return
+				}
 				s.Master.Kill(t)
+				s.Replica.Unpause(t)
 				s.WaitFailover(t)
 			})
 		}},

@@ -190,3 +190,54 @@ func failoverMidRun(t *testing.T, tp *topo, fail func()) {
 		t.Errorf("%d documents after the second run, want %d", got, n)
 	}
 }
+
+// lockLostByFailover is the failover window: the replica that will be
+// promoted is frozen while runner A takes the lock (fence counter, lock key
+// and holder reach the master only), then the master is killed and the
+// replica thawed and promoted without them. cut does the freezing until the
+// failover is done (it is called with the phase: "freeze" or "fail").
+// Runner B then takes the lock, possibly with A's fence again; what must
+// hold: B applies and exits 0, A exits 5 (or 0 had it finished), the marker
+// is B's with a fence not below A's, every applied record is of one
+// version, and the data is whole. extra is added to both runs' arguments.
+func lockLostByFailover(t *testing.T, tp *topo, cut func(phase string), extra ...string) {
+	t.Helper()
+	const n = 400
+	if _, err := tp.mc.Database(testDB).Collection(itemsCollection).DeleteMany(t.Context(), map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	cut("freeze")
+	a := tp.start(t, "a-loses", "run", append([]string{"-p", "slow-docs", "--force", "--batch-size", slowBatch, "--lock-ttl", "3s"}, extra...)...)
+	waitMidProfile(t, tp.mc, a, n)
+	fenceA := firstMsg(t, parseLogs(t, a.Logs(t)), "lock acquired", "").num("fence")
+	cut("fail")
+	b := tp.start(t, "b-takes-over", "run", append([]string{"-p", "slow-docs", "--force", "--lock-ttl", "3s"}, extra...)...)
+	codeB, logsB := b.Wait(t, runTimeout)
+	codeA, logsA := a.Wait(t, runTimeout)
+	if codeB != exitOK {
+		t.Fatalf("runner B: exit %d, want 0; logs:\n%s", codeB, logsB)
+	}
+	if codeA != exitLockLost && codeA != exitOK {
+		t.Errorf("runner A: exit %d, want 5 (or 0); logs:\n%s", codeA, logsA)
+	}
+	fenceB := runSummary(t, logsB).num("fence")
+	t.Logf("A: fence %d, exit %d; B: first fence %d, final fence %d", fenceA, codeA,
+		firstMsg(t, parseLogs(t, logsB), "lock acquired", logsB).num("fence"), fenceB)
+	m := testutil.ReadMarker(t, tp.mc, testDB, "slow-docs")
+	if m == nil || m.Fence != fenceB {
+		t.Fatalf("marker %+v, want B's with fence %d", m, fenceB)
+	}
+	if fenceB < fenceA {
+		t.Errorf("B's fence %d is below A's %d", fenceB, fenceA)
+	}
+	versions := map[string]bool{}
+	for _, r := range withOutcome(auditRecords(t, tp.mc, testDB, "slow-docs"), store.OutcomeApplied) {
+		versions[r.Version] = true
+	}
+	if len(versions) != 1 {
+		t.Errorf("slow-docs recorded applied with %d versions, want 1", len(versions))
+	}
+	if got := countDocs(t, tp.mc, testDB, itemsCollection); got != n {
+		t.Errorf("%d documents, want %d", got, n)
+	}
+}

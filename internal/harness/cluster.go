@@ -205,3 +205,22 @@ func (c *Cluster) WaitOK(t testing.TB, alive ...*Node) {
 		t.Fatalf("harness: %v", err)
 	}
 }
+
+// ReplicaOf returns the replica of master (as the replicas' INFO
+// replication says).
+func (c *Cluster) ReplicaOf(t testing.TB, master *Node) *Node {
+	t.Helper()
+	for _, nd := range append(append([]*Node{}, c.Masters...), c.Replicas...) {
+		rc := nodeClient(nd)
+		info, err := rc.Info(t.Context(), "replication").Result()
+		rc.Close()
+		if err != nil {
+			t.Fatalf("harness: info of %s: %v", nd.Name, err)
+		}
+		if strings.Contains(info, "role:slave") && strings.Contains(info, "master_host:"+master.IP+"\r\n") {
+			return nd
+		}
+	}
+	t.Fatalf("harness: no replica of %s", master.Name)
+	return nil
+}

@@ -167,3 +167,26 @@ func (m addrMap) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	d := net.Dialer{Timeout: 2 * time.Second}
 	return d.DialContext(ctx, network, addr)
 }
+
+// WaitMaster waits until the node says it is a master (INFO replication),
+// as a replica does once a failover promoted it.
+func (nd *Node) WaitMaster(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), setupTimeout)
+	defer cancel()
+	rc := nodeClient(nd)
+	defer rc.Close()
+	err := retry(ctx, nd.Name+" promoted", func(ctx context.Context) error {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "role:master") {
+			return fmt.Errorf("%s is still a replica", nd.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+}
