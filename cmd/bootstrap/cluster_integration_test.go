@@ -172,6 +172,7 @@ func clusterLockLost(t *testing.T, tp *topo, cl *harness.Cluster) {
 	lockLostByFailover(t, tp, func(phase string) {
 		if phase == "freeze" {
 			replica.Pause(t)
+			master.DropReplicas(t)
 			return
 		}
 		master.Kill(t)

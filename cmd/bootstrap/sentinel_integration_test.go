@@ -45,6 +45,7 @@ func TestSentinel(t *testing.T) {
 			lockLostByFailover(t, tp, func(phase string) {
 				if phase == "freeze" {
 					s.Replica.Pause(t)
+					s.Master.DropReplicas(t)
 					return
 				}
 				s.Master.Kill(t)

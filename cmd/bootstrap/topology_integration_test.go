@@ -192,10 +192,11 @@ func failoverMidRun(t *testing.T, tp *topo, fail func()) {
 }
 
 // lockLostByFailover is the failover window: the replica that will be
-// promoted is frozen while runner A takes the lock (fence counter, lock key
-// and holder reach the master only), then the master is killed and the
-// replica thawed and promoted without them. cut does the freezing until the
-// failover is done (it is called with the phase: "freeze" or "fail").
+// promoted is frozen and its replication link closed while runner A takes
+// the lock (fence counter, lock key and holder reach the master only; a
+// pause alone would not do, the kernel buffers the replication stream),
+// then the master is killed and the replica thawed and promoted without
+// them. cut does the freezing ("freeze") and the failover ("fail").
 // Runner B then takes the lock, possibly with A's fence again; what must
 // hold: B applies and exits 0, A exits 5 (or 0 had it finished), the marker
 // is B's with a fence not below A's, every applied record is of one
@@ -209,7 +210,7 @@ func lockLostByFailover(t *testing.T, tp *topo, cut func(phase string), extra ..
 	cut("freeze")
 	a := tp.start(t, "a-loses", "run", append([]string{"-p", "slow-docs", "--force", "--batch-size", slowBatch, "--lock-ttl", "3s"}, extra...)...)
 	waitMidProfile(t, tp.mc, a, n)
-	fenceA := firstMsg(t, parseLogs(t, a.Logs(t)), "lock acquired", "").num("fence")
+	fenceA := lastFence(t, a.Logs(t))
 	cut("fail")
 	b := tp.start(t, "b-takes-over", "run", append([]string{"-p", "slow-docs", "--force", "--lock-ttl", "3s"}, extra...)...)
 	codeB, logsB := b.Wait(t, runTimeout)
@@ -221,8 +222,7 @@ func lockLostByFailover(t *testing.T, tp *topo, cut func(phase string), extra ..
 		t.Errorf("runner A: exit %d, want 5 (or 0); logs:\n%s", codeA, logsA)
 	}
 	fenceB := runSummary(t, logsB).num("fence")
-	t.Logf("A: fence %d, exit %d; B: first fence %d, final fence %d", fenceA, codeA,
-		firstMsg(t, parseLogs(t, logsB), "lock acquired", logsB).num("fence"), fenceB)
+	t.Logf("A: fence %d, exit %d; B: fences %v", fenceA, codeA, fences(t, logsB))
 	m := testutil.ReadMarker(t, tp.mc, testDB, "slow-docs")
 	if m == nil || m.Fence != fenceB {
 		t.Fatalf("marker %+v, want B's with fence %d", m, fenceB)
@@ -240,4 +240,25 @@ func lockLostByFailover(t *testing.T, tp *topo, cut func(phase string), extra ..
 	if got := countDocs(t, tp.mc, testDB, itemsCollection); got != n {
 		t.Errorf("%d documents, want %d", got, n)
 	}
+}
+
+// fences returns the fences of the "lock acquired" lines of logs, in order
+// (more than one when the runner raised the counter past a marker's fence).
+func fences(t testing.TB, logs string) []int64 {
+	t.Helper()
+	var out []int64
+	for _, l := range withMsg(parseLogs(t, logs), "lock acquired") {
+		out = append(out, l.num("fence"))
+	}
+	return out
+}
+
+// lastFence is the last of fences, failing t without one.
+func lastFence(t testing.TB, logs string) int64 {
+	t.Helper()
+	f := fences(t, logs)
+	if len(f) == 0 {
+		t.Fatalf("no lock acquired line; logs:\n%s", logs)
+	}
+	return f[len(f)-1]
 }

@@ -190,3 +190,16 @@ func (nd *Node) WaitMaster(t testing.TB) {
 		t.Fatalf("harness: %v", err)
 	}
 }
+
+// DropReplicas closes the node's replication links (CLIENT KILL TYPE
+// replica). With its replica paused, what the node writes next reaches no
+// replica until the replica reconnects, as when asynchronous replication
+// lags behind a master that then dies.
+func (nd *Node) DropReplicas(t testing.TB) {
+	t.Helper()
+	rc := nodeClient(nd)
+	defer rc.Close()
+	if err := rc.ClientKillByFilter(t.Context(), "TYPE", "replica").Err(); err != nil {
+		t.Fatalf("harness: drop the replicas of %s: %v", nd.Name, err)
+	}
+}
