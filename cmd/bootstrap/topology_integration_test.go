@@ -222,7 +222,11 @@ func lockLostByFailover(t *testing.T, tp *topo, cut func(phase string), extra ..
 		t.Errorf("runner A: exit %d, want 5 (or 0); logs:\n%s", codeA, logsA)
 	}
 	fenceB := runSummary(t, logsB).num("fence")
-	t.Logf("A: fence %d, exit %d; B: fences %v", fenceA, codeA, fences(t, logsB))
+	why := ""
+	if f := withMsg(parseLogs(t, logsA), "bootstrap failed"); len(f) > 0 {
+		why = f[0].str("err")
+	}
+	t.Logf("A: fence %d, exit %d (%s); B: fences %v", fenceA, codeA, why, fences(t, logsB))
 	m := testutil.ReadMarker(t, tp.mc, testDB, "slow-docs")
 	if m == nil || m.Fence != fenceB {
 		t.Fatalf("marker %+v, want B's with fence %d", m, fenceB)
