@@ -2,17 +2,15 @@ package conn
 
 import (
 	"context"
-	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/srvthreds/bootstrap/internal/redact"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -97,6 +95,15 @@ type RedisConfig struct {
 	URL      string // redis:// or rediss://, possibly with a password
 	Password string // from REDIS_PASSWORD(_FILE) when the URL has none
 	TLS      bool   // REDIS_USE_TLS=true, or a rediss:// URL
+	// Cluster: URL's host and its addr= parameters are seed nodes of a
+	// Redis Cluster (--redis-cluster).
+	Cluster bool
+	// SentinelMaster: URL's host and its addr= parameters are Sentinels,
+	// which are asked for this master (--redis-sentinel-master).
+	SentinelMaster string
+	// TLSFiles: a private CA, a client certificate, and whether to skip
+	// verification; any of them turns TLS on.
+	TLSFiles TLSFiles
 }
 
 // ResolveRedis returns the Redis connection to use (SPEC §3): the flag value
@@ -147,6 +154,10 @@ type ConnectOptions struct {
 	Log     *slog.Logger
 	// OnAttempt is called after each failed attempt (a heartbeat for /livez).
 	OnAttempt func()
+	// TLS are ConnectMongo's TLS settings given as files (--mongo-tls-*);
+	// they add to the URI's own tls options. ConnectRedis reads
+	// RedisConfig.TLSFiles instead.
+	TLS TLSFiles
 }
 
 func (o *ConnectOptions) timeout() time.Duration {
@@ -167,6 +178,13 @@ func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo
 	if err := co.Validate(); err != nil {
 		return nil, configError("mongo uri", uri, err)
 	}
+	var files TLSFiles
+	if opts != nil {
+		files = opts.TLS
+	}
+	if err := mongoTLS(co, files); err != nil {
+		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+	}
 	c, err := mongo.Connect(co)
 	if err != nil {
 		return nil, configError("mongo uri", uri, err)
@@ -181,33 +199,35 @@ func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo
 	return c, nil
 }
 
-// ConnectRedis connects to Redis and waits, bounded by the connect timeout,
-// for a PING to succeed.
-func ConnectRedis(ctx context.Context, cfg RedisConfig, opts *ConnectOptions) (*redis.Client, error) {
-	ro, err := redis.ParseURL(cfg.URL)
+// mongoTLS applies files to co, whose TLS settings so far come from the URI
+// (tls=true, tlsCAFile, tlsCertificateKeyFile): --mongo-tls-ca-file replaces
+// the URI's roots with the system roots plus the file, a client certificate
+// is added, and verification is turned off only by files.Insecure: a URI
+// that turns it off (tlsInsecure, tlsAllowInvalidCertificates,
+// tlsAllowInvalidHostnames) without it is refused (ErrInsecureTLS).
+func mongoTLS(co *options.ClientOptions, files TLSFiles) error {
+	if co.TLSConfig != nil && co.TLSConfig.InsecureSkipVerify && !files.Insecure {
+		return ErrInsecureTLS
+	}
+	if !files.Any() {
+		return nil
+	}
+	ours, err := files.Config()
 	if err != nil {
-		return nil, configError("redis url", cfg.URL, err)
+		return err
 	}
-	if ro.Password == "" && cfg.Password != "" {
-		ro.Password = cfg.Password
+	if co.TLSConfig == nil {
+		co.SetTLSConfig(ours)
+		return nil
 	}
-	if cfg.TLS && ro.TLSConfig == nil {
-		host, _, _ := net.SplitHostPort(ro.Addr)
-		ro.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+	if files.CAFile != "" {
+		co.TLSConfig.RootCAs = ours.RootCAs
 	}
-	ro.DialTimeout = 5 * time.Second
-	ro.ReadTimeout = 10 * time.Second
-	ro.WriteTimeout = 10 * time.Second
-	ro.MaxRetries = 1
-	c := redis.NewClient(ro)
-	err = waitUp(ctx, "Redis", Redact(cfg.URL), opts, func(ctx context.Context) error {
-		return c.Ping(ctx).Err()
-	})
-	if err != nil {
-		_ = c.Close()
-		return nil, err
+	co.TLSConfig.Certificates = append(co.TLSConfig.Certificates, ours.Certificates...)
+	if files.Insecure {
+		co.TLSConfig.InsecureSkipVerify = true
 	}
-	return c, nil
+	return nil
 }
 
 // waitUp pings until it succeeds, the connect timeout passes, or ctx ends.
@@ -223,10 +243,14 @@ func waitUp(ctx context.Context, service, addr string, opts *ConnectOptions, pin
 	defer cancel()
 	wait := 250 * time.Millisecond
 	lastLog := time.Time{}
+	var cause error // the last error that says more than a timeout
 	for attempt := 1; ; attempt++ {
 		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
 		err := ping(pctx)
 		pcancel()
+		if cause == nil || !errors.Is(err, context.DeadlineExceeded) {
+			cause = err
+		}
 		if err == nil {
 			log.Info("connected", "service", service, "addr", addr, "attempts", attempt)
 			return nil
@@ -244,7 +268,7 @@ func waitUp(ctx context.Context, service, addr string, opts *ConnectOptions, pin
 			if parent.Err() != nil {
 				return context.Cause(parent) // interrupted or run timeout: not an unreachable server
 			}
-			return &UnreachableError{Service: service, Addr: addr, Err: err}
+			return &UnreachableError{Service: service, Addr: addr, Err: cause}
 		case <-time.After(sleep):
 		}
 		wait = min(wait*2, 5*time.Second)

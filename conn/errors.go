@@ -43,7 +43,22 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("%s unreachable at %s: %v", e.Service, e.Addr, e.Err)
+	msg := fmt.Sprintf("%s unreachable at %s: %v", e.Service, e.Addr, e.Err)
+	if e.Err != nil && certProblem(e.Err.Error()) {
+		flag := "--redis-tls-ca-file"
+		if e.Service == "MongoDB" {
+			flag = "--mongo-tls-ca-file"
+		}
+		msg += fmt.Sprintf(" (the server's TLS certificate is not trusted: give the CA that signed it with %s or SSL_CERT_FILE)", flag)
+	}
+	return msg
+}
+
+// certProblem reports whether an error message is a failed verification of
+// the server's certificate (the drivers wrap the error without keeping its
+// type, so its text is what is left).
+func certProblem(msg string) bool {
+	return strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: failed to verify certificate")
 }
 
 func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }

@@ -86,6 +86,33 @@ type connFlags struct {
 	MongoURI       string        `help:"MongoDB URI (else MONGO_HOST, else localhost)." env:"BOOTSTRAP_MONGO_URI" placeholder:"URI"`
 	RedisURL       string        `help:"Redis URL (else REDIS_HOST, else localhost)." env:"BOOTSTRAP_REDIS_URL" placeholder:"URL"`
 	ConnectTimeout time.Duration `help:"How long to wait for MongoDB and Redis to come up." default:"2m" env:"BOOTSTRAP_CONNECT_TIMEOUT"`
+	connTLSFlags
+}
+
+// connTLSFlags are the Redis topologies and the TLS files of both stores
+// (README, "Redis topologies and TLS").
+type connTLSFlags struct {
+	RedisCluster        bool   `help:"The Redis URL's host and addr= parameters are seed nodes of a Redis Cluster." env:"BOOTSTRAP_REDIS_CLUSTER"`
+	RedisSentinelMaster string `help:"Ask the Sentinels at the Redis URL's host and addr= parameters for this master." env:"BOOTSTRAP_REDIS_SENTINEL_MASTER" placeholder:"NAME"`
+	RedisTLSCAFile      string `name:"redis-tls-ca-file" help:"PEM CA certificates trusted for Redis, besides the system roots (turns TLS on)." env:"BOOTSTRAP_REDIS_TLS_CA_FILE" placeholder:"FILE"`
+	RedisTLSCertFile    string `name:"redis-tls-cert-file" help:"PEM client certificate for Redis (with --redis-tls-key-file)." env:"BOOTSTRAP_REDIS_TLS_CERT_FILE" placeholder:"FILE"`
+	RedisTLSKeyFile     string `name:"redis-tls-key-file" help:"PEM key of the Redis client certificate." env:"BOOTSTRAP_REDIS_TLS_KEY_FILE" placeholder:"FILE"`
+	RedisTLSInsecure    bool   `name:"redis-tls-insecure-skip-verify" help:"Do not verify Redis's certificate (insecure; warned on every run)." env:"BOOTSTRAP_REDIS_TLS_INSECURE_SKIP_VERIFY"`
+	MongoTLSCAFile      string `name:"mongo-tls-ca-file" help:"PEM CA certificates trusted for MongoDB, besides the system roots (turns TLS on)." env:"BOOTSTRAP_MONGO_TLS_CA_FILE" placeholder:"FILE"`
+	MongoTLSInsecure    bool   `name:"mongo-tls-insecure" help:"Do not verify MongoDB's certificate (insecure; warned on every run)." env:"BOOTSTRAP_MONGO_TLS_INSECURE"`
+}
+
+func (f *connTLSFlags) redisConfig(cfg *conn.RedisConfig) {
+	cfg.Cluster, cfg.SentinelMaster = f.RedisCluster, f.RedisSentinelMaster
+	cfg.TLSFiles = conn.TLSFiles{CAFile: f.RedisTLSCAFile, CertFile: f.RedisTLSCertFile, KeyFile: f.RedisTLSKeyFile, Insecure: f.RedisTLSInsecure}
+}
+
+// Validate refuses both topologies at once.
+func (f *connTLSFlags) Validate() error {
+	if f.RedisCluster && f.RedisSentinelMaster != "" {
+		return errors.New("--redis-cluster and --redis-sentinel-master exclude each other")
+	}
+	return nil
 }
 
 func (f *connFlags) env(io *stdio) conn.Env {
@@ -98,20 +125,39 @@ func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAt
 		return nil, err
 	}
 	log.Info("connecting", "service", "MongoDB", "addr", conn.Redact(uri))
-	return conn.ConnectMongo(ctx, uri, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	if f.MongoTLSInsecure {
+		log.Warn("MongoDB's TLS certificate is not verified (--mongo-tls-insecure): anyone on the path can read and change what is written")
+	}
+	tlsFiles := conn.TLSFiles{CAFile: f.MongoTLSCAFile, Insecure: f.MongoTLSInsecure}
+	mc, err := conn.ConnectMongo(ctx, uri, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt, TLS: tlsFiles})
+	return mc, insecureIsUsage(err)
 }
 
-func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*redis.Client, error) {
+// insecureIsUsage makes a connection string that turns verification off
+// without the flag a bad command line (exit 2).
+func insecureIsUsage(err error) error {
+	if errors.Is(err, conn.ErrInsecureTLS) {
+		return usageError{err}
+	}
+	return err
+}
+
+func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (redis.UniversalClient, error) {
 	cfg, err := conn.ResolveRedis(f.RedisURL, f.env(io))
 	if err != nil {
 		return nil, err
 	}
-	log.Info("connecting", "service", "Redis", "addr", conn.Redact(cfg.URL))
-	return conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	f.redisConfig(&cfg)
+	log.Info("connecting", "service", "Redis", "addr", conn.Redact(cfg.URL), "topology", cfg.Topology())
+	if f.RedisTLSInsecure {
+		log.Warn("Redis's TLS certificate is not verified (--redis-tls-insecure-skip-verify): anyone on the path can read and change what is written")
+	}
+	rc, err := conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	return rc, insecureIsUsage(err)
 }
 
 // both connects to MongoDB, then Redis; on an error nothing stays connected.
-func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, *redis.Client, error) {
+func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, redis.UniversalClient, error) {
 	mc, err := f.mongo(ctx, log, io, onAttempt)
 	if err != nil {
 		return nil, nil, err
@@ -130,13 +176,13 @@ type lockFlags struct {
 	LockTTL  time.Duration `help:"Lease time of the lock; renewed every third of it." default:"30s" env:"BOOTSTRAP_LOCK_TTL"`
 }
 
-func (f *lockFlags) locker(rc *redis.Client, h lock.Holder, onWait func(*lock.Holder, time.Duration)) (*lock.Locker, error) {
+func (f *lockFlags) locker(rc redis.UniversalClient, h lock.Holder, onWait func(*lock.Holder, time.Duration)) (*lock.Locker, error) {
 	return lock.New(rc, f.LockName, &lock.Options{TTL: f.LockTTL, Holder: h, OnWait: onWait})
 }
 
 // waitingLocker is f.locker logging, every few seconds while it waits, who
 // holds the lock (SPEC §4), with beat called each time (a heartbeat).
-func (f *lockFlags) waitingLocker(rc *redis.Client, h lock.Holder, log *slog.Logger, beat func()) (*lock.Locker, error) {
+func (f *lockFlags) waitingLocker(rc redis.UniversalClient, h lock.Holder, log *slog.Logger, beat func()) (*lock.Locker, error) {
 	l, err := f.locker(rc, h, func(o *lock.Holder, waited time.Duration) {
 		if beat != nil {
 			beat()
@@ -165,7 +211,7 @@ func hostname() string {
 }
 
 // closeAll disconnects the clients, bounded.
-func disconnect(ctx context.Context, mc *mongo.Client, rc *redis.Client) {
+func disconnect(ctx context.Context, mc *mongo.Client, rc redis.UniversalClient) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if mc != nil {

@@ -261,12 +261,12 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 		midway  func(t *testing.T, env *harness.Env) bool
 		check   func(t *testing.T, env *harness.Env, tag string)
 	}{
-		{name: "redis_step", profile: writeRedisProfile, midway: func(t *testing.T, env *harness.Env) bool {
+		{name: "redis_step", profile: writeFencedKeys, midway: func(t *testing.T, env *harness.Env) bool {
 			return countKeys(t, env.Redis.Client(t), "fk:*") >= 10
-		}, check: checkRedisProfile},
-		{name: "patterns_step", profile: writePatternsProfile, midway: func(t *testing.T, env *harness.Env) bool {
+		}, check: checkFencedKeys},
+		{name: "patterns_step", profile: writeFencedPatterns, midway: func(t *testing.T, env *harness.Env) bool {
 			return countDocs(t, env.Mongo.Client(t), testDB, "PatternModel") >= 10
-		}, check: checkPatternsProfile},
+		}, check: checkFencedPatterns},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,9 +299,9 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 // midway.
 const fencedKeys = 20000
 
-// writeRedisProfile writes the profile "fenced": one redis step of
+// writeFencedKeys writes the profile "fenced": one redis step of
 // fencedKeys string keys fk:NNNN, each set to tag.
-func writeRedisProfile(t *testing.T, dir, tag string) {
+func writeFencedKeys(t *testing.T, dir, tag string) {
 	t.Helper()
 	var b strings.Builder
 	for i := range fencedKeys {
@@ -313,7 +313,7 @@ func writeRedisProfile(t *testing.T, dir, tag string) {
 	})
 }
 
-func checkRedisProfile(t *testing.T, env *harness.Env, tag string) {
+func checkFencedKeys(t *testing.T, env *harness.Env, tag string) {
 	t.Helper()
 	rc := env.Redis.Client(t)
 	if got := countKeys(t, rc, "fk:*"); got != fencedKeys {
@@ -336,9 +336,9 @@ func checkRedisProfile(t *testing.T, env *harness.Env, tag string) {
 	}
 }
 
-// writePatternsProfile writes the profile "fenced": a srvthreds-form
+// writeFencedPatterns writes the profile "fenced": a srvthreds-form
 // profile of fencedKeys/20 active patterns whose description is tag.
-func writePatternsProfile(t *testing.T, dir, tag string) {
+func writeFencedPatterns(t *testing.T, dir, tag string) {
 	t.Helper()
 	files := map[string]string{}
 	for i := range fencedKeys / 20 {
@@ -349,7 +349,7 @@ func writePatternsProfile(t *testing.T, dir, tag string) {
 	writeFiles(t, dir, files)
 }
 
-func checkPatternsProfile(t *testing.T, env *harness.Env, tag string) {
+func checkFencedPatterns(t *testing.T, env *harness.Env, tag string) {
 	t.Helper()
 	rc := env.Redis.Client(t)
 	n := fencedKeys / 20

@@ -13,6 +13,17 @@
 //	run := env.StartRunner(t, harness.RunOptions{Args: []string{"version"}})
 //	code, logs := run.Wait(t, time.Minute)
 //
+// # Multi-node Redis and TLS
+//
+// [StartRedisCluster] (three masters, three replicas), [StartRedisSentinel]
+// (a master, a replica, three Sentinels), [StartRedisTLS] and
+// [StartMongoTLS] (certificates of a [CA] made by the test) start their
+// nodes on a [Network]. Cluster nodes and Sentinels name the nodes by their
+// addresses on that network, so the runner image, on the same network, is
+// what talks to them; the test process's clients (Cluster.Client,
+// Sentinel.Client) reach the same nodes through their published loopback
+// ports.
+//
 // # Images
 //
 // BOOTSTRAP_TEST_REDIS_IMAGE, BOOTSTRAP_TEST_MONGO_IMAGE and

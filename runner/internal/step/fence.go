@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/srvthreds/bootstrap/internal/mongox"
+	"github.com/srvthreds/bootstrap/internal/redisx"
 	"github.com/srvthreds/bootstrap/store"
 )
 
@@ -70,7 +71,7 @@ func execCmds(ctx context.Context, env *Env, cmds []redis.Cmder) ([]any, error) 
 		key, token, ok = env.Fence.Lock()
 	}
 	if !ok {
-		_, err := env.Redis.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		err := redisx.TxPipelined(ctx, env.Redis, func(pipe redis.Pipeliner) error {
 			for _, c := range cmds {
 				_ = pipe.Process(ctx, c)
 			}
