@@ -209,6 +209,9 @@ func mongoTLS(co *options.ClientOptions, files TLSFiles) error {
 	if co.TLSConfig != nil && co.TLSConfig.InsecureSkipVerify && !files.Insecure {
 		return ErrInsecureTLS
 	}
+	if co.TLSConfig != nil {
+		LoadFallbackRoots()
+	}
 	if !files.Any() {
 		return nil
 	}

@@ -101,6 +101,7 @@ func tlsFor(fromURL, ours *tls.Config) *tls.Config {
 		return ours
 	}
 	if fromURL != nil {
+		LoadFallbackRoots()
 		return &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	return nil

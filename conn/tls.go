@@ -13,7 +13,7 @@ import (
 type TLSFiles struct {
 	// CAFile is a PEM file of CA certificates trusted in addition to the
 	// system roots (SSL_CERT_FILE / SSL_CERT_DIR when set, else the
-	// embedded public roots of the binary).
+	// embedded public roots of the binary, see LoadFallbackRoots).
 	CAFile string
 	// CertFile and KeyFile are a PEM client certificate and its key, for
 	// servers that authenticate clients by certificate.
@@ -39,6 +39,7 @@ var ErrInsecureTLS = errors.New("conn: certificate verification can only be turn
 // address dialled is verified under its own host name (the nodes of a
 // Cluster have different names).
 func (f TLSFiles) Config() (*tls.Config, error) {
+	LoadFallbackRoots()
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.CAFile != "" {
 		pool, err := x509.SystemCertPool()

@@ -7,8 +7,6 @@ package main
 import (
 	"context"
 	"os"
-
-	_ "golang.org/x/crypto/x509roots/fallback" // CA roots for TLS in a FROM scratch image
 )
 
 // Set by the Makefile with -ldflags -X.
