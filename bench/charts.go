@@ -54,28 +54,6 @@ func lineChart(path, title, xLabel, yLabel string, xs []int, lines ...series) er
 	return nil
 }
 
-// contentionCharts draws time to the last exit against the number of
-// runners started at once: containers to paths[0], local processes to
-// paths[1].
-func contentionCharts(paths [2]string, c *contentionResult) error {
-	xs := make([]int, len(c.Points))
-	run := series{Name: "runner containers (bootstrap run)"}
-	dock := series{Name: "Docker alone (containers running bootstrap version)"}
-	proc := series{Name: "runner processes (bootstrap run)"}
-	ver := series{Name: "bootstrap version processes"}
-	for i, p := range c.Points {
-		xs[i] = p.N
-		run.Y = append(run.Y, p.Runners.median())
-		dock.Y = append(dock.Y, p.Docker.median())
-		proc.Y = append(proc.Y, p.Procs.median())
-		ver.Y = append(ver.Y, p.ProcVersion.median())
-	}
-	if err := lineChart(paths[0], "Contention, containers: time until the last exits", "containers started at once", "seconds (median)", xs, run, dock); err != nil {
-		return err
-	}
-	return lineChart(paths[1], "Contention, local processes: time until the last exits", "processes started at once", "seconds (median)", xs, proc, ver)
-}
-
 // applyChart draws apply time against profile size: the fastest run of
 // each program, the one the machine's other load disturbed least (with few
 // runs, a median still carries a load spike).

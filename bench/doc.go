@@ -12,17 +12,23 @@
 //
 //   - size: the runner image's size, its layers, the binary's ELF sections and
 //     the bytes of its symbols by module;
-//   - cold: `bootstrap version` against `node -e 0`, `npm run` of a script that
-//     does nothing, and an empty Go program, interleaved;
+//   - cold: `bootstrap version` against an empty Go program, `node -e 0` and
+//     `npm run` of a script that does nothing, interleaved, and the costliest
+//     package initialisers (GODEBUG=inittrace=1);
 //   - noop: the example profiles when every marker is current, end to end, and
 //     the round trips it sends to Redis and MongoDB; the peak RSS of their first
 //     apply against `node -e 0`;
-//   - apply: a generated documents profile against `bench raw-apply`, a
-//     minimal program with the raw MongoDB driver sending the same writes;
-//   - contention: N runner containers started at once against one, with
-//     Docker's own cost and the same runners as local processes;
+//   - apply: a generated documents profile at several sizes against `bench
+//     raw-apply`, a minimal program with the raw MongoDB driver sending the
+//     same writes: wall time, client CPU and peak RSS;
+//   - contention: N runner processes started at once on current markers
+//     against N `version` processes, and on empty servers against one apply
+//     plus N `version` processes;
 //   - failover: SIGKILL of a lock holder to the next runner's "lock acquired",
 //     against the lock ttl.
+//
+// The wall time of a warm `make test` is not measured here: pass it with
+// -make-test-time (make bench MAKE_TEST_TIME=7m10s).
 //
 // Redis and the MongoDB-wire server run in containers on a Docker network of
 // the run's own, with their ports published on 127.0.0.1 only; everything the

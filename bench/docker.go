@@ -3,12 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -49,15 +44,6 @@ func (d *dockerCLI) newNetwork(ctx context.Context) (string, error) {
 	return name, nil
 }
 
-// create creates a container (docker create) with this run's label and
-// returns its id. opts go before the image, args after it.
-func (d *dockerCLI) create(ctx context.Context, opts []string, image string, args ...string) (string, error) {
-	a := append([]string{"create", "--label", d.label()}, opts...)
-	a = append(a, image)
-	a = append(a, args...)
-	return d.cmd(ctx, a...)
-}
-
 // runDetached starts a container in the background (docker run -d) with this
 // run's label and returns its id.
 func (d *dockerCLI) runDetached(ctx context.Context, opts []string, image string, args ...string) (string, error) {
@@ -80,16 +66,6 @@ func (d *dockerCLI) hostPort(ctx context.Context, id, port string) (string, erro
 		}
 	}
 	return "", fmt.Errorf("docker port %s %s: not published on 127.0.0.1: %q", id, port, out)
-}
-
-// logs returns the container's output, stdout and stderr interleaved.
-func (d *dockerCLI) logs(ctx context.Context, id string) (string, error) {
-	c := exec.CommandContext(ctx, "docker", "logs", id)
-	out, err := c.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("docker logs %s: %w: %s", id, err, out)
-	}
-	return string(out), nil
 }
 
 // remove removes containers by id, forcibly.
@@ -134,91 +110,6 @@ func (d *dockerCLI) imageSize(ctx context.Context, image string) (int64, error) 
 		return 0, fmt.Errorf("size of %s: %q: %w", image, out, err)
 	}
 	return n, nil
-}
-
-// engine calls the Docker Engine API directly, for the timed parts of a
-// measurement: starting twenty docker CLI processes at once would load the
-// two cores of the machine and be counted against the runner. It falls back
-// to the CLI when the engine is not reached through a unix socket.
-type engine struct {
-	hc  *http.Client // nil: use the CLI
-	cli *dockerCLI
-}
-
-// newEngine returns an engine for $DOCKER_HOST (default
-// unix:///var/run/docker.sock).
-func newEngine(cli *dockerCLI) *engine {
-	sock := "/var/run/docker.sock"
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		u, err := url.Parse(h)
-		if err != nil || u.Scheme != "unix" {
-			return &engine{cli: cli}
-		}
-		sock = u.Path
-	}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-		MaxIdleConnsPerHost: 64,
-	}
-	return &engine{hc: &http.Client{Transport: tr}, cli: cli}
-}
-
-// post sends POST /<path> and decodes a JSON reply into out (when not nil).
-func (e *engine) post(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://docker/"+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("docker api %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var msg bytes.Buffer
-		msg.ReadFrom(resp.Body)
-		return fmt.Errorf("docker api %s: %s: %s", path, resp.Status, strings.TrimSpace(msg.String()))
-	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-// start starts a created container.
-func (e *engine) start(ctx context.Context, id string) error {
-	if e.hc == nil {
-		_, err := e.cli.cmd(ctx, "start", id)
-		return err
-	}
-	return e.post(ctx, "containers/"+id+"/start", nil)
-}
-
-// wait blocks until the container exits and returns its exit code.
-func (e *engine) wait(ctx context.Context, id string) (int, error) {
-	if e.hc == nil {
-		out, err := e.cli.cmd(ctx, "wait", id)
-		if err != nil {
-			return 0, err
-		}
-		var code int
-		_, err = fmt.Sscan(out, &code)
-		return code, err
-	}
-	var reply struct {
-		StatusCode int
-		Error      *struct{ Message string }
-	}
-	if err := e.post(ctx, "containers/"+id+"/wait?condition=not-running", &reply); err != nil {
-		return 0, err
-	}
-	if reply.Error != nil && reply.Error.Message != "" {
-		return reply.StatusCode, fmt.Errorf("wait %s: %s", id, reply.Error.Message)
-	}
-	return reply.StatusCode, nil
 }
 
 // waitUntil calls f every 100ms until it succeeds or timeout passes, and
