@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kong"
@@ -17,17 +18,20 @@ type cli struct {
 	LogFormat string `help:"Log format: auto (pretty on a terminal, else json), json, pretty or text." enum:"auto,json,pretty,text" default:"auto" env:"BOOTSTRAP_LOG_FORMAT"`
 	LogLevel  string `help:"Log level: debug, info, warn or error." enum:"debug,info,warn,error" default:"info" env:"BOOTSTRAP_LOG_LEVEL"`
 
-	Run      runCmd      `cmd:"" default:"withargs" help:"Apply profiles under the lock (the default command)."`
-	Plan     planCmd     `cmd:"" help:"Show what a run would do, without writing."`
-	Validate validateCmd `cmd:"" help:"Validate profiles (no network)."`
-	Status   statusCmd   `cmd:"" help:"Show applied versions and the lock holder."`
-	History  historyCmd  `cmd:"" help:"Show audit records, newest first."`
-	Wait     waitCmd     `cmd:"" help:"Block until the named profiles are applied at this image's versions."`
-	Unlock   unlockCmd   `cmd:"" help:"Break a stale lock."`
-	Rollback rollbackCmd `cmd:"" help:"Restore a profile to an earlier version from its snapshots."`
-	Reset    resetCmd    `cmd:"" help:"Run the profiles' resets only, under the lock (the legacy -c); their next run applies them again."`
-	Convert  convertCmd  `cmd:"" help:"Write the manifest form of a srvthreds-form profile (Handler.ts included)."`
-	Version  versionCmd  `cmd:"" help:"Print version, commit and build date."`
+	// The commands are given to kong by commands (kong.DynamicCommand), in
+	// this order, so that a process builds the model of the one it runs
+	// only (see commandInArgs).
+	Run      runCmd      `kong:"-"`
+	Plan     planCmd     `kong:"-"`
+	Validate validateCmd `kong:"-"`
+	Status   statusCmd   `kong:"-"`
+	History  historyCmd  `kong:"-"`
+	Wait     waitCmd     `kong:"-"`
+	Unlock   unlockCmd   `kong:"-"`
+	Rollback rollbackCmd `kong:"-"`
+	Reset    resetCmd    `kong:"-"`
+	Convert  convertCmd  `kong:"-"`
+	Version  versionCmd  `kong:"-"`
 
 	conventions
 }
@@ -47,23 +51,100 @@ type stdio struct {
 
 type exitPanic int
 
-// newParser returns the kong parser of the command line, writing help and
-// usage errors to out and errw.
+// command is one command of the command line.
+type command struct {
+	name, help string
+	target     any // pointer to the command's field of the cli
+	tags       []string
+}
+
+// commands are the commands of c, in the order of the help.
+func (c *cli) commands() []command {
+	return []command{
+		{"run", "Apply profiles under the lock (the default command).", &c.Run, []string{`default:"withargs"`}},
+		{"plan", "Show what a run would do, without writing.", &c.Plan, nil},
+		{"validate", "Validate profiles (no network).", &c.Validate, nil},
+		{"status", "Show applied versions and the lock holder.", &c.Status, nil},
+		{"history", "Show audit records, newest first.", &c.History, nil},
+		{"wait", "Block until the named profiles are applied at this image's versions.", &c.Wait, nil},
+		{"unlock", "Break a stale lock.", &c.Unlock, nil},
+		{"rollback", "Restore a profile to an earlier version from its snapshots.", &c.Rollback, nil},
+		{"reset", "Run the profiles' resets only, under the lock (the legacy -c); their next run applies them again.", &c.Reset, nil},
+		{"convert", "Write the manifest form of a srvthreds-form profile (Handler.ts included).", &c.Convert, nil},
+		{"version", "Print version, commit and build date.", &c.Version, nil},
+		{"completion", "Print a shell completion script: bash, zsh or fish.", &c.Completion, nil},
+	}
+}
+
+// newParser returns the kong parser of the whole command line, writing help
+// and usage errors to out and errw.
 func newParser(c *cli, out, errw io.Writer, getenv func(string) string) (*kong.Kong, error) {
-	return kong.New(c,
+	return newParserFor(c, out, errw, getenv, "")
+}
+
+// newParserFor is newParser with the model of the command only when only
+// is not empty. Building kong's model of every command and flag costs more
+// than the rest of a process's start (milliseconds of reflection and tag
+// parsing), so run builds only the one that a command line names.
+func newParserFor(c *cli, out, errw io.Writer, getenv func(string) string, only string) (*kong.Kong, error) {
+	opts := []kong.Option{
 		kong.Name("bootstrap"),
 		kong.Description("Apply configuration profiles to MongoDB and Redis, once per version, under a distributed lock."),
 		kong.UsageOnError(),
 		kong.Writers(out, errw),
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
 		kong.Resolvers(envResolver(getenv)),
-	)
+	}
+	for _, cmd := range c.commands() {
+		if only == "" || cmd.name == only {
+			opts = append(opts, kong.DynamicCommand(cmd.name, cmd.help, "", cmd.target, cmd.tags...))
+		}
+	}
+	return kong.New(c, opts...)
 }
+
+// globalValueFlags are the flags before a command that take a value in the
+// next argument.
+var globalValueFlags = []string{"--log-format", "--log-level", "--termination-log"}
+
+// commandInArgs returns the command that args name before any flag of a
+// command, or "" when the whole model is needed: no command named (run is
+// the default, and its flags may come first), help, --version, completion
+// (COMP_LINE) or anything unexpected.
+func commandInArgs(c *cli, args []string, getenv func(string) string) string {
+	if getenv("COMP_LINE") != "" {
+		return ""
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-h" || a == "--help" || a == "--version" || a == "--":
+			return ""
+		case slices.Contains(globalValueFlags, a):
+			i++ // its value
+		case strings.HasPrefix(a, "--log-format=") || strings.HasPrefix(a, "--log-level=") ||
+			strings.HasPrefix(a, "--termination-log=") || a == "--no-color" || strings.HasPrefix(a, "--no-color="):
+		case strings.HasPrefix(a, "-"):
+			return "" // a command's flag before any command: run's, or a usage error
+		default:
+			for _, cmd := range c.commands() {
+				if cmd.name == a && !slices.ContainsFunc(args[i+1:], isHelpFlag) {
+					return a
+				}
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+func isHelpFlag(a string) bool { return a == "-h" || a == "--help" }
 
 // run parses args, runs the command and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) (code int) {
 	var c cli
-	parser, err := newParser(&c, stdout, stderr, getenv)
+	only := commandInArgs(&c, args, getenv)
+	parser, err := newParserFor(&c, stdout, stderr, getenv, only)
 	if err != nil {
 		fmt.Fprintln(stderr, "bootstrap:", err)
 		return exitInternal
@@ -79,6 +160,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}()
 	completeIfAsked(parser)
 	kctx, err := parser.Parse(args)
+	if err != nil && only != "" {
+		// Report the error against the whole command line, as always.
+		c = cli{}
+		if parser, err = newParser(&c, stdout, stderr, getenv); err == nil {
+			kctx, err = parser.Parse(args)
+		}
+	}
 	if err != nil {
 		parser.Errorf("%s", err)
 		return exitUsage

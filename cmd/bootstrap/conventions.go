@@ -19,7 +19,7 @@ type conventions struct {
 	NoColor        bool        `help:"No colour in the pretty log format (NO_COLOR, with any value, does the same)." env:"BOOTSTRAP_NO_COLOR"`
 	TerminationLog string      `help:"File that run, reset and rollback write a one-line summary to at exit, when it exists (Kubernetes' terminationMessagePath)." default:"/dev/termination-log" env:"BOOTSTRAP_TERMINATION_LOG" placeholder:"PATH"`
 
-	Completion completionCmd `cmd:"" help:"Print a shell completion script: bash, zsh or fish."`
+	Completion completionCmd `kong:"-"` // a command of cli.commands
 }
 
 // versionFlag is --version: it prints what `bootstrap version` prints and
