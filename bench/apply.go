@@ -38,9 +38,10 @@ type applyPoint struct {
 
 // applyResult is the apply throughput figure.
 type applyResult struct {
-	Points   []*applyPoint
-	Runs     int
-	DocBytes int // mean size of a generated document, as JSON
+	Points      []*applyPoint
+	Runs        int
+	RunsLargest int // runs at the largest size
+	DocBytes    int // mean size of a generated document, as JSON
 }
 
 // writeDocs generates a documents profile of n documents under dir: data/
@@ -93,7 +94,7 @@ func (b *bench) applyThroughput(ctx context.Context) (*applyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &applyResult{Runs: b.opts.ApplyRuns}
+	res := &applyResult{Runs: b.opts.ApplyRuns, RunsLargest: min(b.opts.ApplyRuns, b.opts.ApplyRunsLargest)}
 	dirs := map[int]string{}
 	for _, n := range b.opts.ApplySizes {
 		dir := filepath.Join(b.tmp, fmt.Sprintf("apply-%d", n))
@@ -109,7 +110,10 @@ func (b *bench) applyThroughput(ctx context.Context) (*applyResult, error) {
 		return nil, err
 	}
 	for rep := range b.opts.ApplyRuns {
-		for _, pt := range res.Points {
+		for i, pt := range res.Points {
+			if i == len(res.Points)-1 && rep >= b.opts.ApplyRunsLargest {
+				continue // the largest size takes minutes per run on FerretDB
+			}
 			dir := dirs[pt.Docs]
 			runner := func() error {
 				db := fmt.Sprintf("bench_runner_%d_%d", pt.Docs, rep)
@@ -225,12 +229,13 @@ func (a *applyResult) section(r *report, t applyTargets, ferret bool, chart stri
 		"`bin/bootstrap run` as a local process, against `bench raw-apply`, a minimal program with the raw MongoDB "+
 		"driver that reads the same files and sends the same writes: `ReplaceOne` upserts by `_id` in unordered "+
 		"`BulkWrite` commands of %d. Same server, a fresh database for every run (dropped afterwards, untimed), the "+
-		"two programs interleaved in alternating order, %d runs of each at each size. Both processes are timed end "+
+		"two programs interleaved in alternating order, %d runs of each at each size (%d at the largest, whose "+
+		"runs take minutes here). Both processes are timed end "+
 		"to end; the runner's time also holds the lock, the marker and the audit record. Each run of one program "+
 		"is paired with the run of the other right before or after it, and the ratios are the medians of the "+
 		"paired ratios, which cancels most of the drift of the machine's load between runs (the medians of the "+
 		"two columns, taken apart, do not). The CPU time of each process is the client's own cost, independent "+
-		"of the server's speed.", a.DocBytes, docsPerFile, applyBatch, a.Runs)
+		"of the server's speed.", a.DocBytes, docsPerFile, applyBatch, a.Runs, a.RunsLargest)
 	var rows [][]string
 	for _, p := range a.Points {
 		rows = append(rows, []string{
@@ -245,10 +250,10 @@ func (a *applyResult) section(r *report, t applyTargets, ferret bool, chart stri
 	s.table([]string{"documents", "runner, end to end", "raw driver, end to end", "ratio", "write phase runner / raw (ratio)",
 		"client CPU runner / raw (ratio)", "peak RSS runner / raw", "runner docs/s"}, rows...)
 	s.image("apply time against profile size, runner and raw driver", chart)
-	s.p("The chart plots the fastest of the %d runs of each program at each size, the run the machine's other "+
-		"load disturbed least.", a.Runs)
+	s.p("The chart plots the fastest of the runs of each program at each size, the run the machine's other " +
+		"load disturbed least.")
 	s.p("End to end at %d documents the runner takes %s of the raw driver's time. Peak RSS is the largest "+
-		"resident set of the process (getrusage), the median of the %d runs at that size.", top.Docs, fmtRatio(wallRatio), a.Runs)
+		"resident set of the process (getrusage), the median of the runs at that size.", top.Docs, fmtRatio(wallRatio))
 	if ferret && len(a.Points) >= 2 {
 		// The growth exponent of the raw write phase between the smallest
 		// and the largest size, and what it predicts for 10,000 documents.

@@ -49,16 +49,18 @@ type config struct {
 	MongoImage  string
 	Sections    []string
 
-	ColdRuns        int
-	NoopRuns        int
-	RSSRuns         int
-	ApplySizes      []int
-	ApplyRuns       int
-	Contention      []int
-	ContentionRuns  int
-	ContentionEmpty int
-	FailoverRuns    int
-	LockTTL         time.Duration
+	ColdRuns   int
+	NoopRuns   int
+	RSSRuns    int
+	ApplySizes []int
+	ApplyRuns  int
+	// ApplyRunsLargest: runs at the largest size (at most ApplyRuns).
+	ApplyRunsLargest int
+	Contention       []int
+	ContentionRuns   int
+	ContentionEmpty  int
+	FailoverRuns     int
+	LockTTL          time.Duration
 	// MakeTest is the wall time of a warm `make test`, measured outside
 	// the bench (0: not measured).
 	MakeTest time.Duration
@@ -81,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&o.RSSRuns, "rss-runs", 3, "first applies measured for peak RSS")
 	applySizes := fs.String("apply-sizes", "250,1000,2000,5000", "documents in the generated profile, ascending; the RSS target applies to the last")
 	fs.IntVar(&o.ApplyRuns, "apply-runs", 3, "runs of the runner and of the raw program at each size")
+	fs.IntVar(&o.ApplyRunsLargest, "apply-runs-largest", 1, "runs at the largest size (at most -apply-runs; 5,000 documents take minutes per run on FerretDB)")
 	contention := fs.String("contention", "20,100", "runners started at once on current markers, ascending")
 	fs.IntVar(&o.ContentionEmpty, "contention-empty", 20, "runners started at once on empty servers")
 	fs.IntVar(&o.ContentionRuns, "contention-runs", 3, "trials at each number of runners")
@@ -107,7 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if o.Contention, err = parseInts(*contention); err != nil {
 		return o, fmt.Errorf("-contention: %w", err)
 	}
-	if min(o.ColdRuns, o.NoopRuns, o.RSSRuns, o.ApplyRuns, o.ContentionRuns, o.FailoverRuns, o.ContentionEmpty) < 1 {
+	if min(o.ColdRuns, o.NoopRuns, o.RSSRuns, o.ApplyRuns, o.ContentionRuns, o.FailoverRuns, o.ContentionEmpty, o.ApplyRunsLargest) < 1 {
 		return o, errors.New("every -*-runs must be at least 1")
 	}
 	if o.LockTTL < time.Second {
