@@ -37,11 +37,11 @@ type PlanEntry struct {
 }
 
 // Plan tells, for each profile of set in order, whether a run would skip,
-// apply or re-apply it and what its steps would write. With a nil store
-// (offline) markers are not read; otherwise a re-apply's entry also
-// compares what its steps would write with what is stored (Diff). Plan
-// writes nothing.
-func Plan(ctx context.Context, st *store.Store, set *profiles.Set, force, reset bool) ([]PlanEntry, error) {
+// apply or re-apply it and what its steps would write. With nil records
+// (offline) nothing is read; otherwise a re-apply's entry also compares
+// what its steps would write with what is stored (Diff). Plan writes
+// nothing.
+func Plan(ctx context.Context, recs *Records, set *profiles.Set, force, reset bool) ([]PlanEntry, error) {
 	out := make([]PlanEntry, 0, len(set.Profiles))
 	for _, p := range set.Profiles {
 		e := PlanEntry{Profile: p.Name, Database: p.Database, Version: p.Version, Warnings: p.Warnings}
@@ -51,23 +51,26 @@ func Plan(ctx context.Context, st *store.Store, set *profiles.Set, force, reset 
 		if reset && p.Reset != nil {
 			e.Reset = p.Reset.Summary(p.Database)
 		}
-		if st == nil {
+		if recs == nil {
 			e.Action = ActionUnknown
 			out = append(out, e)
 			continue
 		}
-		m, err := st.Marker(ctx, p.Database, p.Name)
+		c, err := recs.Get(ctx, p)
 		if err != nil {
 			return out, err
 		}
-		switch {
+		switch m := c.Marker; {
 		case m == nil:
 			e.Action = ActionApply
-		case m.Current(p) && !force && e.Reset == nil:
+		case c.Current(p) && !force && e.Reset == nil:
 			e.Action, e.PrevVersion = ActionSkip, m.Version
 		default:
 			e.Action, e.PrevVersion = ActionReapply, m.Version
-			if e.Diff, err = planDiff(ctx, st, p); err != nil {
+			if c.RedisLost(p) {
+				e.Warnings = append(e.Warnings, "Redis has no record of this version (Redis lost its data?): a run applies it again")
+			}
+			if e.Diff, err = planDiff(ctx, recs.Mongo, p); err != nil {
 				return out, err
 			}
 		}

@@ -139,7 +139,7 @@ func TestPlanDiff(t *testing.T) {
 		}
 		return out
 	}
-	entries, err := runner.Plan(t.Context(), st, v2, false, false)
+	entries, err := runner.Plan(t.Context(), runner.NewRecords(st, f.rc), v2, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestPlanDiff(t *testing.T) {
 	}
 
 	// The same version, forced: every document compares equal.
-	entries, err = runner.Plan(t.Context(), st, v1, true, false)
+	entries, err = runner.Plan(t.Context(), runner.NewRecords(st, f.rc), v1, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}

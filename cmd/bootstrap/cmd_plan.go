@@ -27,16 +27,16 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	if err != nil {
 		return err
 	}
-	var st *store.Store
+	var recs *runner.Records
 	if !c.Offline {
-		mc, err := c.mongo(ctx, log, io, nil)
+		mc, rc, err := c.both(ctx, log, io, nil)
 		if err != nil {
 			return err
 		}
-		defer disconnect(ctx, mc, nil)
-		st = store.New(mc)
+		defer disconnect(ctx, mc, rc)
+		recs = runner.NewRecords(store.New(mc), rc)
 	}
-	plan, err := runner.Plan(ctx, st, set, c.Force, c.Reset)
+	plan, err := runner.Plan(ctx, recs, set, c.Force, c.Reset)
 	if err != nil {
 		return err
 	}

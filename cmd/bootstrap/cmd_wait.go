@@ -69,12 +69,11 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 	if c.ConnectTimeout > c.Timeout {
 		c.ConnectTimeout = c.Timeout
 	}
-	mc, err := c.mongo(ctx, log, io, nil)
+	mc, rc, err := c.both(ctx, log, io, nil)
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, nil)
-	st := store.New(mc)
-	w := runner.Waiter{Store: st, PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log}
+	defer disconnect(ctx, mc, rc)
+	w := runner.Waiter{Records: runner.NewRecords(store.New(mc), rc), PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log}
 	return w.Wait(ctx, set)
 }
