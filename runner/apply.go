@@ -20,7 +20,7 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	if err := r.checkKeys(ctx, set); err != nil {
 		return res, err
 	}
-	fast := !r.opts.Force && !r.opts.Reset
+	fast := !r.opts.Force && !r.opts.Reset && !r.opts.Verify
 	if fast && r.alreadyCurrent(ctx, set, res) {
 		return res, nil
 	}
@@ -83,11 +83,19 @@ func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *st
 		pr.PrevVersion = pc.prev.Version
 	}
 	comp := a.comps[p.Name]
+	repair := false
 	if comp.Current(p) && !o.Force && reset == nil {
-		pr.Outcome = store.OutcomeSkipped
-		pr.Duration = o.Now().Sub(pc.start)
-		a.record(pc)
-		return nil
+		drifted, err := a.drifted(pc)
+		if err != nil {
+			return a.fail(pc, "verify", err)
+		}
+		if !drifted {
+			pr.Outcome = store.OutcomeSkipped
+			pr.Duration = o.Now().Sub(pc.start)
+			a.record(pc)
+			return nil
+		}
+		repair = true
 	}
 	if comp.RedisLost(p) {
 		pc.log.Warn("MongoDB records the profile applied but Redis has no record of it (Redis lost its data?): applying it again",
@@ -120,8 +128,26 @@ func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *st
 	}
 	a.pruneSnapshots(pc)
 	pr.Outcome = store.OutcomeApplied
+	if repair {
+		pr.Outcome = store.OutcomeRepaired
+	}
 	a.record(pc)
 	return nil
+}
+
+// drifted reports, with Options.Verify, whether the live data of a current
+// profile differs from what it writes; without it, false.
+func (a *attempt) drifted(pc *profileRun) (bool, error) {
+	if !a.r.opts.Verify {
+		return false, nil
+	}
+	a.begins(pc.p.Name + "/verify")
+	diffs, n, err := a.r.drift(a.g, pc.p, pc.prev)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	pc.log.Warn("the live data differs from the profile: applying it again", "differences", n, "diff", diffs)
+	return true, nil
 }
 
 func (pc *profileRun) logStart(force, reset bool) {

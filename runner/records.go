@@ -17,11 +17,12 @@ import (
 type Records struct {
 	Mongo *store.Store
 	Redis *store.RedisRecords
+	rc    redis.UniversalClient
 }
 
-// NewRecords returns the records kept in mc and rc.
+// NewRecords returns the records kept in st's MongoDB and in rc.
 func NewRecords(st *store.Store, rc redis.UniversalClient) *Records {
-	return &Records{Mongo: st, Redis: store.NewRedisRecords(rc)}
+	return &Records{Mongo: st, Redis: store.NewRedisRecords(rc), rc: rc}
 }
 
 // Completion is what the stores say of one profile.

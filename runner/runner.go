@@ -66,6 +66,10 @@ type Options struct {
 	Image string // the image version, recorded in markers and audit
 
 	Force     bool // re-apply profiles whose marker matches
+	// Verify compares the live documents and keys of current profiles with
+	// what they write, and applies again (outcome repaired) those that
+	// drifted.
+	Verify    bool
 	Reset     bool // drop what each profile's reset: section names, then apply
 	BatchSize int  // default mongox.DefaultBatchSize (50): FerretDB hangs on 100 statements that change documents
 

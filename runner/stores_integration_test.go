@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/runner"
@@ -203,4 +204,107 @@ func TestRun_wall_clock_jumps_change_nothing(t *testing.T) {
 	if n, _ := f.mc.Database("nr").Collection(store.MarkersCollection).CountDocuments(t.Context(), bson.D{}); n != 2 {
 		t.Errorf("markers in nr = %d, want 2", n)
 	}
+}
+
+// TestRun_verify_repairs_drift: a Config document edited and a Pattern:<id>
+// deleted by hand are named by plan --verify, repaired by run --verify
+// (audited repaired), and a second run --verify writes nothing. A changed
+// password secret is applied by run --verify, not by a plain run.
+func TestRun_verify_repairs_drift(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	fsys := lifecycleFS()
+	fsys["people/profile.yaml"] = file("database: nr\nsteps:\n  - users: {file: users.yaml}\n")
+	fsys["people/users.yaml"] = file("- {id: ada, passwordFrom: {env: ADA_PW}, roles: [admin]}\n")
+	secret := "first-Secret-1"
+	env := runner.Env{Getenv: func(k string) string {
+		switch k {
+		case "ADA_PW":
+			return secret
+		case "BCRYPT_SALT_ROUNDS":
+			return "4"
+		}
+		return ""
+	}}
+	set := loadSet(t, fsys, "legacy", "people")
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	recs := runner.NewRecords(store.New(f.mc), f.rc)
+	plan := func() []runner.PlanEntry {
+		entries, err := runner.Plan(ctx, recs, set, runner.PlanOptions{Verify: true, Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return entries
+	}
+	if runner.Changes(plan()) {
+		t.Fatalf("plan --verify right after the apply: %+v, want no change", plan())
+	}
+	cfgs := f.mc.Database("nr").Collection("Config")
+	if _, err := cfgs.UpdateOne(ctx, bson.D{{Key: "_id", Value: "engine"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "config.nodeId", Value: "hand-edited"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rc.Del(ctx, "Pattern:legacy.alarm").Err(); err != nil {
+		t.Fatal(err)
+	}
+	entries := plan()
+	if !runner.Changes(entries) || entries[0].Action != runner.ActionRepair {
+		t.Fatalf("plan --verify after the edits: %+v, want legacy to repair", entries)
+	}
+	var named []string
+	for _, d := range entries[0].Diff {
+		named = append(named, d.Changed...)
+	}
+	if !slices.Contains(named, "engine") || !slices.Contains(named, "Pattern:legacy.alarm") {
+		t.Errorf("plan --verify names %v, want engine and Pattern:legacy.alarm", named)
+	}
+	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "repair", Verify: true, Env: env}}).Run(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomeOf(res, "legacy"); got != store.OutcomeRepaired {
+		t.Errorf("legacy: %s, want repaired", got)
+	}
+	if got := outcomeOf(res, "people"); got != store.OutcomeSkipped {
+		t.Errorf("people: %s, want skipped (nothing drifted)", got)
+	}
+	if n, _ := f.rc.Exists(ctx, "Pattern:legacy.alarm").Result(); n != 1 {
+		t.Error("Pattern:legacy.alarm not restored")
+	}
+	if recs := testutil.ReadAudit(t, f.mc, "nr", "legacy", "repair"); len(recs) != 1 || recs[0].Outcome != store.OutcomeRepaired {
+		t.Errorf("audit = %+v, want one repaired record", recs)
+	}
+	res, err = newRunner(t, f, run{opts: runner.Options{Verify: true, Env: env}}).Run(ctx, set)
+	if err != nil || outcomeOf(res, "legacy") != store.OutcomeSkipped || outcomeOf(res, "people") != store.OutcomeSkipped {
+		t.Errorf("second run --verify: %v, %+v; want everything skipped", err, res.Profiles)
+	}
+
+	// A rotated secret: a plain run skips, run --verify applies it.
+	secret = "rotated-Secret-2"
+	if res, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, set); err != nil || outcomeOf(res, "people") != store.OutcomeSkipped {
+		t.Errorf("plain run after the rotation: %v, %+v; want people skipped", err, res.Profiles)
+	}
+	if res, err := newRunner(t, f, run{opts: runner.Options{Verify: true, Env: env}}).Run(ctx, set); err != nil || outcomeOf(res, "people") != store.OutcomeRepaired {
+		t.Errorf("run --verify after the rotation: %v, %+v; want people repaired", err, res.Profiles)
+	}
+	var u struct {
+		Password string `bson:"password"`
+	}
+	if err := f.mc.Database("nr").Collection("User").FindOne(ctx, bson.D{{Key: "_id", Value: "ada"}}).Decode(&u); err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.Password), []byte(secret)) != nil {
+		t.Error("the stored hash does not verify against the rotated secret")
+	}
+}
+
+func outcomeOf(res *runner.Result, profile string) store.Outcome {
+	for _, p := range res.Profiles {
+		if p.Profile == profile {
+			return p.Outcome
+		}
+	}
+	return ""
 }
