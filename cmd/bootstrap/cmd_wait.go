@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
@@ -69,7 +71,15 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 	if c.ConnectTimeout > c.Timeout {
 		c.ConnectTimeout = c.Timeout
 	}
-	mc, rc, err := c.both(ctx, log, io, nil)
+	// Redis is read only for profiles that write there (their record in
+	// Redis must say they are current too).
+	var rc redis.UniversalClient
+	mc, err := c.mongo(ctx, log, io, nil)
+	if err == nil && slices.ContainsFunc(set.Profiles, store.WritesRedis) {
+		if rc, err = c.redis(ctx, log, io, nil); err != nil {
+			disconnect(ctx, mc, nil)
+		}
+	}
 	if err != nil {
 		return err
 	}
