@@ -65,7 +65,7 @@ type Options struct {
 	Host  string // default: os.Hostname (the pod name in Kubernetes)
 	Image string // the image version, recorded in markers and audit
 
-	Force     bool // re-apply profiles whose marker matches
+	Force bool // re-apply profiles whose marker matches
 	// Verify compares the live documents and keys of current profiles with
 	// what they write, and applies again (outcome repaired) those that
 	// drifted.
