@@ -166,15 +166,9 @@ func (h *handlerSteps) match(c handler.Call) {
 		ok = false
 	}
 	it := MatchItem{File: h.fc.file, Line: c.Line, Column: c.Column, Matcher: arg["matcher"], Values: arg["values"]}
-	for _, f := range []struct {
-		name     string
-		raw      json.RawMessage
-		nonEmpty bool
-	}{{"matcher", it.Matcher, true}, {"values", it.Values, false}} {
-		if msg := checkObject(f.raw, f.nonEmpty); msg != "" {
-			h.fc.at(c.Line, c.Column, call+"."+f.name, "%s", msg)
-			ok = false
-		}
+	for _, m := range matchProblems(it) {
+		h.fc.at(c.Line, c.Column, call+"."+m.field, "%s", m.msg)
+		ok = false
 	}
 	if !ok {
 		return

@@ -102,6 +102,22 @@ func matchItems(fc *fileCtx, data []byte) []MatchItem {
 	return items
 }
 
+// matchProblems checks the matcher (a non-empty object) and the values
+// (an object) of it.
+func matchProblems(it MatchItem) []fieldMsg {
+	var msgs []fieldMsg
+	for _, f := range []struct {
+		name     string
+		raw      json.RawMessage
+		nonEmpty bool
+	}{{"matcher", it.Matcher, true}, {"values", it.Values, false}} {
+		if msg := checkObject(f.raw, f.nonEmpty); msg != "" {
+			msgs = append(msgs, fieldMsg{f.name, msg})
+		}
+	}
+	return msgs
+}
+
 // fieldMsg is a problem about a field of a value.
 type fieldMsg struct{ field, msg string }
 
@@ -119,15 +135,7 @@ func matchItem(raw json.RawMessage) (MatchItem, []fieldMsg) {
 		}
 	}
 	it := MatchItem{Matcher: obj["matcher"], Values: obj["values"]}
-	for _, f := range []struct {
-		name     string
-		raw      json.RawMessage
-		nonEmpty bool
-	}{{"matcher", it.Matcher, true}, {"values", it.Values, false}} {
-		if msg := checkObject(f.raw, f.nonEmpty); msg != "" {
-			msgs = append(msgs, fieldMsg{f.name, msg})
-		}
-	}
+	msgs = append(msgs, matchProblems(it)...)
 	return it, msgs
 }
 

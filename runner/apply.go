@@ -20,10 +20,17 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	if err := r.checkKeys(ctx, set); err != nil {
 		return res, err
 	}
-	err := r.underLock(ctx, "run", set.Profiles, func(a *attempt) error {
+	fast := !r.opts.Force && !r.opts.Reset && !r.opts.Verify
+	if fast && r.alreadyCurrent(ctx, set, res) {
+		return res, nil
+	}
+	err := r.underLock(ctx, "run", set.Profiles, fast, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
 		return a.applyAll(set, res)
 	})
+	if errors.Is(err, errAlreadyCurrent) && r.alreadyCurrent(ctx, set, res) {
+		return res, nil // while this run waited for the lock, another applied everything
+	}
 	return res, err
 }
 
@@ -75,11 +82,24 @@ func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *st
 	if pc.prev != nil {
 		pr.PrevVersion = pc.prev.Version
 	}
-	if pc.prev.Current(p) && !o.Force && reset == nil {
-		pr.Outcome = store.OutcomeSkipped
-		pr.Duration = o.Now().Sub(pc.start)
-		a.record(pc)
-		return nil
+	comp := a.comps[p.Name]
+	repair := false
+	if comp.Current(p) && !o.Force && reset == nil {
+		drifted, err := a.drifted(pc)
+		if err != nil {
+			return a.fail(pc, "verify", err)
+		}
+		if !drifted {
+			pr.Outcome = store.OutcomeSkipped
+			pr.Duration = o.Now().Sub(pc.start)
+			a.record(pc)
+			return nil
+		}
+		repair = true
+	}
+	if comp.RedisLost(p) {
+		pc.log.Warn("MongoDB records the profile applied but Redis has no record of it (Redis lost its data?): applying it again",
+			"version", p.Version)
 	}
 	pc.logStart(o.Force, reset != nil)
 	if reset != nil {
@@ -103,10 +123,31 @@ func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *st
 	if err := a.putMarker(p.Database, m); err != nil {
 		return a.fail(pc, "marker", err)
 	}
+	if err := a.putRedisRecord(p, m); err != nil {
+		return a.fail(pc, "marker", err)
+	}
 	a.pruneSnapshots(pc)
 	pr.Outcome = store.OutcomeApplied
+	if repair {
+		pr.Outcome = store.OutcomeRepaired
+	}
 	a.record(pc)
 	return nil
+}
+
+// drifted reports, with Options.Verify, whether the live data of a current
+// profile differs from what it writes; without it, false.
+func (a *attempt) drifted(pc *profileRun) (bool, error) {
+	if !a.r.opts.Verify {
+		return false, nil
+	}
+	a.begins(pc.p.Name + "/verify")
+	diffs, n, err := a.r.drift(a.g, pc.p, pc.prev)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	pc.log.Warn("the live data differs from the profile: applying it again", "differences", n, "diff", diffs)
+	return true, nil
 }
 
 func (pc *profileRun) logStart(force, reset bool) {
@@ -151,6 +192,27 @@ func (a *attempt) putMarker(db string, m *store.Marker) error {
 		err = fenced(err)
 		if errors.Is(err, ErrLockLost) {
 			g.cancel(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// putRedisRecord writes, for a profile that writes to Redis, its record
+// there (fenced like the marker), after the marker: a run that finds it
+// missing applies the profile again.
+func (a *attempt) putRedisRecord(p *profiles.Profile, m *store.Marker) error {
+	if !store.WritesRedis(p) {
+		return nil
+	}
+	if err := a.g.Err(); err != nil {
+		return err
+	}
+	rec := &store.RedisRecord{Version: m.Version, HashAlgo: m.HashAlgo, Fence: m.Fence, RunID: m.RunID, At: m.AppliedAt}
+	if err := a.r.records.Redis.Put(a.g, p.Database, p.Name, rec); err != nil {
+		err = fenced(err)
+		if errors.Is(err, ErrLockLost) {
+			a.g.cancel(err)
 		}
 		return err
 	}
@@ -272,16 +334,28 @@ func (a *attempt) fail(pc *profileRun, stepName string, err error) error {
 // record logs the outcome and writes its audit record, with a context of its
 // own when the run's was cancelled (an interrupted profile is still audited).
 func (a *attempt) record(pc *profileRun) {
-	o, p, pr := a.r.opts, pc.p, pc.pr
+	ctx := context.Context(a.g)
+	if a.g.Err() != nil {
+		c, cancel := context.WithTimeout(context.WithoutCancel(a.g.Context), a.r.opts.ShutdownGrace/2)
+		defer cancel()
+		ctx = c
+	}
+	a.r.report(ctx, pc, a.lease.Fence())
+}
+
+// report logs a profile's outcome, reports it to the Reporter and writes
+// its audit record, stamped with fence (0: without the lock).
+func (r *Runner) report(ctx context.Context, pc *profileRun, fence int64) {
+	o, p, pr := r.opts, pc.p, pc.pr
 	rec := &store.AuditRecord{
-		RunID: o.RunID, Fence: a.lease.Fence(), Profile: p.Name, Version: pr.Version,
+		RunID: o.RunID, Fence: fence, Profile: p.Name, Version: pr.Version,
 		PrevVersion: pr.PrevVersion, Outcome: pr.Outcome, At: store.Millis(o.Now()),
 		DurationMs: pr.Duration.Milliseconds(), Host: o.Host, Image: o.Image, Steps: pr.Steps,
 	}
 	if pr.Err != nil {
 		rec.Error = pr.Err.Error()
 	}
-	a.r.rep.EndProfile(p.Name, string(pr.Outcome), pr.Duration)
+	r.rep.EndProfile(p.Name, string(pr.Outcome), pr.Duration)
 	attrs := []any{"event", "profile_outcome", "outcome", pr.Outcome, "version", pr.Version,
 		"duration_ms", rec.DurationMs}
 	if pr.PrevVersion != "" && pr.PrevVersion != pr.Version {
@@ -292,13 +366,7 @@ func (a *attempt) record(pc *profileRun) {
 	} else {
 		pc.log.Info("profile "+string(pr.Outcome), attrs...)
 	}
-	ctx := context.Context(a.g)
-	if a.g.Err() != nil {
-		c, cancel := context.WithTimeout(context.WithoutCancel(a.g.Context), o.ShutdownGrace/2)
-		defer cancel()
-		ctx = c
-	}
-	if err := a.r.store.Audit(ctx, p.Database, rec); err != nil {
+	if err := r.store.Audit(ctx, p.Database, rec); err != nil {
 		pc.log.Error("audit record not written", "err", err)
 	}
 }

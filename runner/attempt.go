@@ -23,8 +23,9 @@ type attempt struct {
 	g     *leaseGuard
 	lease *lock.Lease
 	log   *slog.Logger
-	prevs map[string]*store.Marker
-	where atomic.Pointer[string] // what runs, for the watchdog's error
+	prevs map[string]*store.Marker // the markers read once the lock was held
+	comps map[string]Completion    // what both stores said then
+	where atomic.Pointer[string]   // what runs, for the watchdog's error
 
 	parent    context.Context // the run's context, which the guard derives from
 	stopGuard func()          // stops the renewal loop and cancels g
@@ -39,7 +40,11 @@ type work func(a *attempt) error
 // runner that waited finds the work of the one before it done), makes sure
 // the fence is above them, then runs w with the stall watchdog on, and
 // releases the lock, also when w failed or was interrupted.
-func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.Profile, w work) error {
+//
+// With recheck, a run that waits for the lock reads the records again every
+// few seconds, and gives up the wait with errAlreadyCurrent once every
+// profile of profs is current (another run applied them).
+func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.Profile, recheck bool, w work) error {
 	start := r.opts.Now()
 	log := r.log.With("run_id", r.opts.RunID)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -50,7 +55,7 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 			fmt.Errorf("%w: the %s took longer than %s", ErrTimeout, what, r.opts.Timeout))
 		defer cancelT()
 	}
-	a, err := r.begin(ctx, log)
+	a, err := r.begin(ctx, log, profs, recheck)
 	if err != nil {
 		r.rep.EndRun("lock-not-acquired", r.opts.Now().Sub(start))
 		return err
@@ -75,10 +80,21 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	return err
 }
 
-// begin takes the lock and starts renewing it.
-func (r *Runner) begin(ctx context.Context, log *slog.Logger) (*attempt, error) {
-	lease, err := r.acquire(ctx, log)
+// begin takes the lock and starts renewing it; with recheck, it gives up
+// with errAlreadyCurrent when profs become current while it waits.
+func (r *Runner) begin(ctx context.Context, log *slog.Logger, profs []*profiles.Profile, recheck bool) (*attempt, error) {
+	wctx := ctx
+	if recheck {
+		c, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go r.recheck(c, cancel, profs)
+		wctx = c
+	}
+	lease, err := r.acquire(wctx, log)
 	if err != nil {
+		if cause := context.Cause(wctx); errors.Is(cause, errAlreadyCurrent) {
+			return nil, cause
+		}
 		return nil, err
 	}
 	a := &attempt{r: r, lease: lease, log: log, parent: ctx}
@@ -151,18 +167,19 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, er
 	return lease, nil
 }
 
-// readMarkers reads the marker of every profile of profs (nil when none).
+// readMarkers reads what both stores say of every profile of profs.
 func (a *attempt) readMarkers(profs []*profiles.Profile) error {
-	a.prevs = make(map[string]*store.Marker, len(profs))
-	for _, p := range profs {
-		m, err := a.r.store.Marker(a.g, p.Database, p.Name)
-		if err != nil {
-			if c := a.g.cause(); c != nil {
-				return c
-			}
-			return err
+	comps, err := a.r.records.All(a.g, profs)
+	if err != nil {
+		if c := a.g.cause(); c != nil {
+			return c
 		}
-		a.prevs[p.Name] = m
+		return err
+	}
+	a.comps = comps
+	a.prevs = make(map[string]*store.Marker, len(profs))
+	for name, c := range comps {
+		a.prevs[name] = c.Marker
 	}
 	return nil
 }

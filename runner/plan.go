@@ -15,6 +15,7 @@ const (
 	ActionReapply = "re-apply" // the version changed, or --force / --reset
 	ActionSkip    = "skip"     // the marker matches
 	ActionUnknown = "unknown"  // offline: markers not read
+	ActionRepair  = "repair"   // current, but the live data drifted (--verify)
 )
 
 // StepDiff tells, for one step that writes documents, how the documents a
@@ -36,38 +37,75 @@ type PlanEntry struct {
 	Diff []StepDiff `json:"diff,omitempty"`
 }
 
+// PlanOptions are the flags of a plan: Verify compares the live data of
+// current profiles (--verify), reading password secrets through Env.
+type PlanOptions struct {
+	Force, Reset, Verify bool
+	Env                  Env
+}
+
+// Changes reports whether a run would change anything (--detailed-exitcode):
+// some entry is not a skip.
+func Changes(entries []PlanEntry) bool {
+	for _, e := range entries {
+		if e.Action != ActionSkip {
+			return true
+		}
+	}
+	return false
+}
+
 // Plan tells, for each profile of set in order, whether a run would skip,
-// apply or re-apply it and what its steps would write. With a nil store
-// (offline) markers are not read; otherwise a re-apply's entry also
-// compares what its steps would write with what is stored (Diff). Plan
-// writes nothing.
-func Plan(ctx context.Context, st *store.Store, set *profiles.Set, force, reset bool) ([]PlanEntry, error) {
+// apply or re-apply it and what its steps would write. With nil records
+// (offline) nothing is read; otherwise a re-apply's entry also compares
+// what its steps would write with what is stored (Diff). Plan writes
+// nothing.
+//
+// With verify, a current profile whose live documents or keys differ from
+// what it writes is a repair, its Diff saying what differs.
+func Plan(ctx context.Context, recs *Records, set *profiles.Set, o PlanOptions) ([]PlanEntry, error) {
 	out := make([]PlanEntry, 0, len(set.Profiles))
+	var verifier *Runner
+	if o.Verify && recs != nil {
+		verifier = &Runner{mongo: recs.Mongo.Client(), redis: recs.rc, opts: Options{Env: o.Env}.withDefaults()}
+	}
 	for _, p := range set.Profiles {
 		e := PlanEntry{Profile: p.Name, Database: p.Database, Version: p.Version, Warnings: p.Warnings}
 		for _, s := range p.Steps {
 			e.Steps = append(e.Steps, s.Summary())
 		}
-		if reset && p.Reset != nil {
+		if o.Reset && p.Reset != nil {
 			e.Reset = p.Reset.Summary(p.Database)
 		}
-		if st == nil {
+		if recs == nil {
 			e.Action = ActionUnknown
 			out = append(out, e)
 			continue
 		}
-		m, err := st.Marker(ctx, p.Database, p.Name)
+		c, err := recs.Get(ctx, p)
 		if err != nil {
 			return out, err
 		}
-		switch {
+		switch m := c.Marker; {
 		case m == nil:
 			e.Action = ActionApply
-		case m.Current(p) && !force && e.Reset == nil:
+		case c.Current(p) && !o.Force && e.Reset == nil:
 			e.Action, e.PrevVersion = ActionSkip, m.Version
+			if verifier != nil {
+				diffs, n, err := verifier.drift(ctx, p, m)
+				if err != nil {
+					return out, err
+				}
+				if n > 0 {
+					e.Action, e.Diff = ActionRepair, diffs
+				}
+			}
 		default:
 			e.Action, e.PrevVersion = ActionReapply, m.Version
-			if e.Diff, err = planDiff(ctx, st, p); err != nil {
+			if c.RedisLost(p) {
+				e.Warnings = append(e.Warnings, "Redis has no record of this version (Redis lost its data?): a run applies it again")
+			}
+			if e.Diff, err = planDiff(ctx, recs.Mongo, p); err != nil {
 				return out, err
 			}
 		}

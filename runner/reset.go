@@ -16,7 +16,7 @@ import (
 // is audited as skipped.
 func (r *Runner) Reset(ctx context.Context, set *profiles.Set) (*Result, error) {
 	res := &Result{RunID: r.opts.RunID}
-	err := r.underLock(ctx, "reset", set.Profiles, func(a *attempt) error {
+	err := r.underLock(ctx, "reset", set.Profiles, false, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
 		for _, p := range set.Profiles {
 			pr := ProfileResult{Profile: p.Name, Version: p.Version}
@@ -54,6 +54,9 @@ func (a *attempt) resetOnly(p *profiles.Profile, pr *ProfileResult) error {
 	}
 	if _, err := a.r.store.DeleteMarker(a.g, p.Database, p.Name, a.lease.Fence()); err != nil {
 		err = fenced(err)
+		return a.fail(pc, "marker", err)
+	}
+	if err := a.r.records.Redis.Delete(a.g, p.Database, p.Name); err != nil {
 		return a.fail(pc, "marker", err)
 	}
 	pr.Outcome = store.OutcomeReset

@@ -60,7 +60,7 @@ type RollbackResult struct {
 func (r *Runner) Rollback(ctx context.Context, p *profiles.Profile, to string) (*RollbackResult, error) {
 	start := r.opts.Now()
 	res := &RollbackResult{RunID: r.opts.RunID, Profile: p.Name}
-	err := r.underLock(ctx, "rollback", []*profiles.Profile{p}, func(a *attempt) error {
+	err := r.underLock(ctx, "rollback", []*profiles.Profile{p}, false, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
 		return a.rollback(p, to, res)
 	})
@@ -101,6 +101,9 @@ func (a *attempt) rollback(p *profiles.Profile, to string, res *RollbackResult) 
 	m.DurationMs, m.Host, m.Image = pr.Duration.Milliseconds(), a.r.opts.Host, a.r.opts.Image
 	m.Source, m.RolledBackFrom, m.RestoredFence = store.SourceRollback, cur.Version, snapshot.Lineage(target.Marker)
 	if err := a.putMarker(p.Database, &m); err != nil {
+		return a.fail(pc, "marker", err)
+	}
+	if err := a.putRedisRecord(p, &m); err != nil {
 		return a.fail(pc, "marker", err)
 	}
 	pr.Outcome = store.OutcomeRolledBack

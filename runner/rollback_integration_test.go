@@ -102,7 +102,7 @@ func readState(t *testing.T, f *fixture, db string, colls ...string) state {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "bootstrap:lock:") {
+		if !strings.HasPrefix(k, "bootstrap:") { // bootstrap's own: the lock, the completion records
 			st.keys[k] = keyState(t, f.rc, k)
 		}
 	}
@@ -261,7 +261,7 @@ func TestRollback(t *testing.T) {
 	}
 
 	t.Run("waiter_for_v2_keeps_waiting", func(t *testing.T) {
-		w := &runner.Waiter{Store: st, PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}
+		w := &runner.Waiter{Records: runner.NewRecords(st, f.rc), PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}
 		ctx, cancel := context.WithCancel(t.Context())
 		done := startWait(ctx, w, v2)
 		wantWaiting(t, done, "the marker says v1 after the rollback")

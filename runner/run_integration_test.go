@@ -303,8 +303,8 @@ func TestRunLifecycle(t *testing.T) {
 		}
 
 		res := runSet(t, f, set, run{opts: runner.Options{RunID: "run-2"}})
-		if res.Fence <= first.Fence {
-			t.Errorf("fence = %d, want above the first run's %d", res.Fence, first.Fence)
+		if res.Fence != 0 {
+			t.Errorf("fence = %d, want 0: every profile is current, so the run takes no lock", res.Fence)
 		}
 		for _, p := range res.Profiles {
 			if p.Outcome != store.OutcomeSkipped || p.PrevVersion != p.Version {
@@ -419,7 +419,7 @@ func TestPlan(t *testing.T) {
 	set := loadSet(t, fsys, "app")
 	st := store.New(f.mc)
 
-	entries, err := runner.Plan(t.Context(), st, set, false, false)
+	entries, err := runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set, runner.PlanOptions{Force: false, Reset: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +433,7 @@ func TestPlan(t *testing.T) {
 	}
 
 	runSet(t, f, set, run{})
-	entries, err = runner.Plan(t.Context(), st, set, false, false)
+	entries, err = runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set, runner.PlanOptions{Force: false, Reset: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func TestPlan(t *testing.T) {
 			t.Errorf("markers current: entry %d = %+v, want %s skip at %s", i, e, p.Name, p.Version)
 		}
 	}
-	forced, err := runner.Plan(t.Context(), st, set, true, false)
+	forced, err := runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set, runner.PlanOptions{Force: true, Reset: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +459,7 @@ func TestPlan(t *testing.T) {
 	changed := maps.Clone(fsys)
 	changed["app/run-config/app.json"] = file(`{"name": "app", "port": 9090}`)
 	set2 := loadSet(t, changed, "app")
-	entries, err = runner.Plan(t.Context(), st, set2, false, false)
+	entries, err = runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set2, runner.PlanOptions{Force: false, Reset: false})
 	if err != nil {
 		t.Fatal(err)
 	}

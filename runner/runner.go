@@ -65,7 +65,11 @@ type Options struct {
 	Host  string // default: os.Hostname (the pod name in Kubernetes)
 	Image string // the image version, recorded in markers and audit
 
-	Force     bool // re-apply profiles whose marker matches
+	Force bool // re-apply profiles whose marker matches
+	// Verify compares the live documents and keys of current profiles with
+	// what they write, and applies again (outcome repaired) those that
+	// drifted.
+	Verify    bool
 	Reset     bool // drop what each profile's reset: section names, then apply
 	BatchSize int  // default mongox.DefaultBatchSize (50): FerretDB hangs on 100 statements that change documents
 
@@ -128,13 +132,14 @@ func (o Options) snapshotLimit() int64 { return max(o.SnapshotLimit, 0) }
 // Runner runs profiles against one MongoDB and one Redis under one lock.
 // A Runner is used for one run at a time.
 type Runner struct {
-	mongo  *mongo.Client
-	redis  redis.UniversalClient
-	store  *store.Store
-	locker *lock.Locker
-	opts   Options
-	log    *slog.Logger
-	rep    Reporter
+	mongo   *mongo.Client
+	redis   redis.UniversalClient
+	store   *store.Store
+	records *Records
+	locker  *lock.Locker
+	opts    Options
+	log     *slog.Logger
+	rep     Reporter
 }
 
 // New returns a Runner. mongo, redis and locker are required.
@@ -147,7 +152,8 @@ func New(mc *mongo.Client, rc redis.UniversalClient, locker *lock.Locker, opts *
 		o = *opts
 	}
 	o = o.withDefaults()
-	return &Runner{mongo: mc, redis: rc, store: store.New(mc), locker: locker, opts: o, log: o.Log, rep: o.Reporter}, nil
+	st := store.New(mc)
+	return &Runner{mongo: mc, redis: rc, store: st, records: NewRecords(st, rc), locker: locker, opts: o, log: o.Log, rep: o.Reporter}, nil
 }
 
 // Result is what a run did, profile by profile, in order.

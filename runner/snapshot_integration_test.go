@@ -139,7 +139,7 @@ func TestPlanDiff(t *testing.T) {
 		}
 		return out
 	}
-	entries, err := runner.Plan(t.Context(), st, v2, false, false)
+	entries, err := runner.Plan(t.Context(), runner.NewRecords(st, f.rc), v2, runner.PlanOptions{Force: false, Reset: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestPlanDiff(t *testing.T) {
 	}
 
 	// The same version, forced: every document compares equal.
-	entries, err = runner.Plan(t.Context(), st, v1, true, false)
+	entries, err = runner.Plan(t.Context(), runner.NewRecords(st, f.rc), v1, runner.PlanOptions{Force: true, Reset: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestPlanDiff(t *testing.T) {
 			t.Errorf("forced plan of the applied version: %s = %+v, want all unchanged", k, c)
 		}
 	}
-	entries, err = runner.Plan(t.Context(), nil, v2, false, false)
+	entries, err = runner.Plan(t.Context(), nil, v2, runner.PlanOptions{Force: false, Reset: false})
 	if err != nil || len(entries) != 1 || entries[0].Diff != nil {
 		t.Errorf("offline plan = %+v, %v; want no diff", entries, err)
 	}

@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/profiles"
-	"github.com/srvthreds/bootstrap/store"
 )
 
 // Waiter polls markers until every profile of a set is applied at its
 // version (the `wait` command of the services' initContainers).
 type Waiter struct {
-	Store    *store.Store
+	Records  *Records
 	PollMin  time.Duration // first interval, default 250ms
 	PollMax  time.Duration // cap of the exponential backoff, default 5s
 	LogEvery time.Duration // how often to log what is awaited, default 10s
@@ -79,20 +78,17 @@ func (w *Waiter) Wait(ctx context.Context, set *profiles.Set) error {
 	}
 }
 
-// pending lists the profiles whose marker is missing or at another version,
-// as "name (have X, want Y)".
+// pending lists the profiles that are not current in both stores, as
+// "name (why)".
 func (w *Waiter) pending(ctx context.Context, set *profiles.Set) ([]string, error) {
 	var out []string
 	for _, p := range set.Profiles {
-		m, err := w.Store.Marker(ctx, p.Database, p.Name)
+		c, err := w.Records.Get(ctx, p)
 		if err != nil {
 			return []string{p.Name + " (unknown)"}, err
 		}
-		switch {
-		case m == nil:
-			out = append(out, fmt.Sprintf("%s (not applied, want %.12s)", p.Name, p.Version))
-		case !m.Current(p):
-			out = append(out, fmt.Sprintf("%s (have %.12s, want %.12s)", p.Name, m.Version, p.Version))
+		if why := c.Pending(p); why != "" {
+			out = append(out, why)
 		}
 	}
 	return out, nil

@@ -62,7 +62,7 @@ func TestWait(t *testing.T) {
 	v2fs := maps.Clone(fsys)
 	v2fs["app/run-config/app.json"] = file(`{"name": "app", "port": 9090}`)
 	v2 := loadSet(t, v2fs, "app")
-	w := &runner.Waiter{Store: store.New(f.mc), PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond}
+	w := &runner.Waiter{Records: runner.NewRecords(store.New(f.mc), f.rc), PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond}
 
 	ok := t.Run("missing_marker", func(t *testing.T) {
 		done := startWait(t.Context(), w, v1)

@@ -17,6 +17,7 @@ const (
 	OutcomeUnlocked    Outcome = "unlocked"    // a forced or stale lock break
 	OutcomeRolledBack  Outcome = "rolled-back" // restored from snapshots by a rollback
 	OutcomeReset       Outcome = "reset"       // reset only (the reset command), its marker deleted
+	OutcomeRepaired    Outcome = "repaired"    // current, but the live data had drifted: applied again (--verify)
 )
 
 // Sources of a marker: what wrote it.

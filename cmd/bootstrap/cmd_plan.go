@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,7 +20,14 @@ type planCmd struct {
 	Force   bool `help:"Plan as if --force were given." env:"BOOTSTRAP_FORCE"`
 	Reset   bool `help:"Show what --reset would drop." env:"BOOTSTRAP_RESET"`
 	Offline bool `help:"Do not read markers (no network)." env:"BOOTSTRAP_OFFLINE"`
+	Verify  bool `help:"Compare the live documents and keys of current profiles with what they write (a drift is a repair)." env:"BOOTSTRAP_VERIFY"`
+
+	DetailedExitcode bool `name:"detailed-exitcode" help:"Exit 10 when a run would change anything (apply, re-apply, repair)." env:"BOOTSTRAP_DETAILED_EXITCODE"`
 }
+
+// errWouldChange is plan --detailed-exitcode's answer when a run would
+// change something (exit 10).
+var errWouldChange = errors.New("plan: a run would change something")
 
 // Run prints the plan.
 func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
@@ -27,19 +35,30 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	if err != nil {
 		return err
 	}
-	var st *store.Store
+	var recs *runner.Records
 	if !c.Offline {
-		mc, err := c.mongo(ctx, log, io, nil)
+		mc, rc, err := c.both(ctx, log, io, nil)
 		if err != nil {
 			return err
 		}
-		defer disconnect(ctx, mc, nil)
-		st = store.New(mc)
+		defer disconnect(ctx, mc, rc)
+		recs = runner.NewRecords(store.New(mc), rc)
 	}
-	plan, err := runner.Plan(ctx, st, set, c.Force, c.Reset)
+	plan, err := runner.Plan(ctx, recs, set, runner.PlanOptions{Force: c.Force, Reset: c.Reset, Verify: c.Verify, Env: c.env(io)})
 	if err != nil {
 		return err
 	}
+	if err := c.print(io, plan); err != nil {
+		return err
+	}
+	if c.DetailedExitcode && runner.Changes(plan) {
+		return errWouldChange
+	}
+	return nil
+}
+
+// print writes the plan as JSON or text.
+func (c *planCmd) print(io *stdio, plan []runner.PlanEntry) error {
 	if c.json() {
 		return writeJSON(io.Out, plan)
 	}

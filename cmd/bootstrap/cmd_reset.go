@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -33,22 +32,11 @@ func (c *resetCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io 
 	if err != nil {
 		return err
 	}
-	mc, rc, err := c.both(ctx, log, io, nil)
+	rn, closeDBs, err := lockedRunner(ctx, &c.connFlags, &c.lockFlags, c.LockWait, runEnv{log, bi, io})
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, rc)
-	runID, host := runner.NewRunID(), hostname()
-	locker, err := c.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version}, log.With("run_id", runID), nil)
-	if err != nil {
-		return err
-	}
-	rn, err := runner.New(mc, rc, locker, &runner.Options{
-		RunID: runID, Host: host, Image: bi.Version, LockWait: c.LockWait, Log: log, Env: c.env(io),
-	})
-	if err != nil {
-		return err
-	}
+	defer closeDBs()
 	res, err := rn.Reset(ctx, set)
 	c.result = res
 	for _, p := range res.Profiles {

@@ -7,9 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-
-	"github.com/srvthreds/bootstrap/lock"
-	"github.com/srvthreds/bootstrap/runner"
 )
 
 // rollbackCmd is `bootstrap rollback`: under the lock, it restores one
@@ -44,23 +41,11 @@ func (c *rollbackCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, 
 	if p == nil {
 		return usageError{fmt.Errorf("profile %q not found in %s", c.Profile[0], c.ProfilesDir)}
 	}
-	mc, rc, err := c.both(ctx, log, io, nil)
+	rn, closeDBs, err := lockedRunner(ctx, &c.connFlags, &c.lockFlags, c.LockWait, runEnv{log, bi, io})
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, rc)
-
-	runID, host := runner.NewRunID(), hostname()
-	locker, err := c.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: bi.Version}, log.With("run_id", runID), nil)
-	if err != nil {
-		return err
-	}
-	rn, err := runner.New(mc, rc, locker, &runner.Options{
-		RunID: runID, Host: host, Image: bi.Version, LockWait: c.LockWait, Log: log, Env: c.env(io),
-	})
-	if err != nil {
-		return err
-	}
+	defer closeDBs()
 	res, err := rn.Rollback(ctx, p, c.To)
 	c.done = rollbackOutcome(p.Name, res, err)
 	if err != nil {

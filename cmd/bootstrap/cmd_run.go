@@ -22,6 +22,7 @@ type runCmd struct {
 	lockFlags
 
 	Force         bool          `help:"Re-apply profiles even when their markers match." env:"BOOTSTRAP_FORCE"`
+	Verify        bool          `help:"Compare the live documents and keys of current profiles with what they write, and apply again (outcome repaired) those that drifted." env:"BOOTSTRAP_VERIFY"`
 	Reset         bool          `help:"Run each profile's reset before applying it: what its reset: section names; for a srvthreds-form profile the legacy wipe." env:"BOOTSTRAP_RESET"`
 	DryRun        bool          `help:"Show the plan and write nothing (same as plan)." env:"BOOTSTRAP_DRY_RUN"`
 	LockWait      time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
@@ -47,7 +48,7 @@ func (c *runCmd) Validate() error {
 // Run executes the run of SPEC §1.
 func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
 	if c.DryRun {
-		p := planCmd{profileFlags: c.profileFlags, connFlags: c.connFlags, Force: c.Force, Reset: c.Reset}
+		p := planCmd{profileFlags: c.profileFlags, connFlags: c.connFlags, Force: c.Force, Reset: c.Reset, Verify: c.Verify}
 		return p.Run(ctx, log, io)
 	}
 	set, err := c.load(log, false)
@@ -87,7 +88,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version,
-		Force: c.Force, Reset: c.Reset, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
+		Force: c.Force, Reset: c.Reset, Verify: c.Verify, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
 		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
 		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io),
 	})

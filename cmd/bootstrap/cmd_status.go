@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
 )
 
@@ -24,9 +25,12 @@ type profileStatus struct {
 	Profile      string        `json:"profile"`
 	Database     string        `json:"database"`
 	ImageVersion string        `json:"imageVersion"` // the version of the profile in this image
-	State        string        `json:"state"`        // current, outdated, not-applied
+	State        string        `json:"state"`        // current, outdated, redis-missing, not-applied
 	Marker       *store.Marker `json:"marker,omitempty"`
-	Snapshots    snapshotUsage `json:"snapshots"` // kept for rollback
+	// Redis is the profile's record in Redis, for a profile that writes
+	// there (SPEC §4): null when Redis has none.
+	Redis     *store.RedisRecord `json:"redis,omitempty"`
+	Snapshots snapshotUsage      `json:"snapshots"` // kept for rollback
 }
 
 // snapshotUsage is the space a profile's rollback snapshots take.
@@ -55,12 +59,14 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	defer disconnect(ctx, mc, rc)
 
 	db := store.New(mc)
+	recs := runner.NewRecords(db, rc)
 	rep := statusReport{LockName: c.LockName}
 	for _, p := range set.Profiles {
-		m, err := db.Marker(ctx, p.Database, p.Name)
+		comp, err := recs.Get(ctx, p)
 		if err != nil {
 			return err
 		}
+		m := comp.Marker
 		st := profileStatus{Profile: p.Name, Database: p.Database, ImageVersion: p.Version, Marker: m, State: "not-applied"}
 		snaps, err := db.Snapshots(ctx, p.Database, p.Name)
 		if err != nil {
@@ -70,11 +76,14 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 			st.Snapshots.Count++
 			st.Snapshots.Bytes += s.Bytes
 		}
-		if m != nil {
+		st.Redis = comp.Redis
+		switch {
+		case comp.Current(p):
+			st.State = "current"
+		case comp.RedisLost(p):
+			st.State = "redis-missing" // MongoDB says applied; Redis lost its data
+		case m != nil:
 			st.State = "outdated"
-			if m.Current(p) {
-				st.State = "current"
-			}
 		}
 		rep.Profiles = append(rep.Profiles, st)
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
@@ -69,12 +71,19 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 	if c.ConnectTimeout > c.Timeout {
 		c.ConnectTimeout = c.Timeout
 	}
+	// Redis is read only for profiles that write there (their record in
+	// Redis must say they are current too).
+	var rc redis.UniversalClient
 	mc, err := c.mongo(ctx, log, io, nil)
+	if err == nil && slices.ContainsFunc(set.Profiles, store.WritesRedis) {
+		if rc, err = c.redis(ctx, log, io, nil); err != nil {
+			disconnect(ctx, mc, nil)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, nil)
-	st := store.New(mc)
-	w := runner.Waiter{Store: st, PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log}
+	defer disconnect(ctx, mc, rc)
+	w := runner.Waiter{Records: runner.NewRecords(store.New(mc), rc), PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log}
 	return w.Wait(ctx, set)
 }

@@ -22,6 +22,7 @@ const (
 	exitUnreachable = 6
 	exitStepFailed  = 7
 	exitStalled     = 8
+	exitWouldChange = 10 // plan --detailed-exitcode: a run would change something
 )
 
 // usageError is a bad command line (exit 2).
@@ -38,6 +39,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, errWouldChange):
+		return exitWouldChange
 	case errors.As(err, &sig):
 		return 128 + int(sig.sig)
 	case errors.As(err, &usage), errors.Is(err, conn.ErrConfig):
@@ -79,6 +82,8 @@ func exitMeaning(code int) string {
 		return "a step failed"
 	case exitStalled:
 		return "stalled or timed out"
+	case exitWouldChange:
+		return "a run would change something"
 	case 128 + 2, 128 + 15:
 		return "interrupted"
 	default:

@@ -14,6 +14,7 @@ import (
 	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner"
 )
 
 // profileFlags select profiles.
@@ -244,4 +245,35 @@ func keyNoteList(p *profiles.Profile) []string {
 		out[i] = n.String()
 	}
 	return out
+}
+
+// runEnv is what every command is given: its logger, the build and stdio.
+type runEnv struct {
+	log *slog.Logger
+	bi  *buildInfo
+	io  *stdio
+}
+
+// lockedRunner connects both databases and returns a runner that works
+// under the lock of lf (waiting at most lockWait, logging who holds it), and
+// a function that disconnects.
+func lockedRunner(ctx context.Context, cf *connFlags, lf *lockFlags, lockWait time.Duration, e runEnv) (*runner.Runner, func(), error) {
+	mc, rc, err := cf.both(ctx, e.log, e.io, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeDBs := func() { disconnect(ctx, mc, rc) }
+	runID, host := runner.NewRunID(), hostname()
+	locker, err := lf.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: e.bi.Version}, e.log.With("run_id", runID), nil)
+	if err == nil {
+		var rn *runner.Runner
+		rn, err = runner.New(mc, rc, locker, &runner.Options{
+			RunID: runID, Host: host, Image: e.bi.Version, LockWait: lockWait, Log: e.log, Env: cf.env(e.io),
+		})
+		if err == nil {
+			return rn, closeDBs, nil
+		}
+	}
+	closeDBs()
+	return nil, nil, err
 }

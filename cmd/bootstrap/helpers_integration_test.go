@@ -48,10 +48,7 @@ func exampleEnv() map[string]string {
 // followed by extra. The connect timeout is short so that a broken test
 // fails fast.
 func dbArgs(env *harness.Env, cmd string, extra ...string) []string {
-	args := []string{cmd, "--mongo-uri", env.Mongo.NetURI, "--connect-timeout", "30s"}
-	if cmd != "wait" {
-		args = append(args, "--redis-url", "redis://"+env.Redis.NetAddr)
-	}
+	args := []string{cmd, "--mongo-uri", env.Mongo.NetURI, "--connect-timeout", "30s", "--redis-url", "redis://" + env.Redis.NetAddr}
 	return append(args, extra...)
 }
 

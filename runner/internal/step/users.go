@@ -176,3 +176,45 @@ func (k users) Apply(ctx context.Context, env *Env, s profiles.Step) (store.Step
 	}
 	return rec, nil
 }
+
+// Verify counts the users whose stored password hash does not verify
+// against their password source (a rotated secret): bcrypt's own
+// comparison, at the cost the stored hash carries, so nothing easier to
+// crack than the hash is ever stored. A user with no stored document counts
+// too. It writes nothing.
+func (users) Verify(ctx context.Context, env *Env, s profiles.Step) (int, error) {
+	if s.Users == nil {
+		return 0, nil
+	}
+	coll := env.Mongo.Database(env.DB).Collection(UserCollection)
+	n := 0
+	for _, u := range s.Users.Users {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		pw, err := userPassword(env, u)
+		if err != nil {
+			return n, fmt.Errorf("users: %w", err)
+		}
+		var doc struct {
+			Password string `bson:"password"`
+		}
+		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: u.ID}}).Decode(&doc); err != nil {
+			n++
+			continue
+		}
+		if bcrypt.CompareHashAndPassword([]byte(doc.Password), []byte(pw)) != nil {
+			n++
+		}
+		env.Progress.Add(0)
+	}
+	return n, nil
+}
+
+// Verifier is a kind that checks, beyond its Writes, what only it can (the
+// users kind: passwords against their secrets).
+type Verifier interface {
+	Verify(ctx context.Context, env *Env, s profiles.Step) (int, error)
+}
+
+var _ Verifier = users{}

@@ -1,0 +1,310 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/srvthreds/bootstrap/internal/testutil"
+	"github.com/srvthreds/bootstrap/runner"
+	"github.com/srvthreds/bootstrap/store"
+)
+
+// TestRun_redis_lost_its_data_is_repaired: a profile with active patterns
+// is applied, then Redis loses everything (FLUSHALL, as a restart without
+// persistence): wait keeps waiting, the next run restores Pattern:<id> and
+// IDX:Pattern exactly (SPEC §4: a profile is current only when both stores
+// say so), and wait then passes.
+func TestRun_redis_lost_its_data_is_repaired(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	set := loadSet(t, lifecycleFS(), "legacy")
+	if _, err := newRunner(t, f, run{}).Run(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpPatternCache(t, f)
+	if len(before) == 0 {
+		t.Fatal("no pattern cached")
+	}
+	if err := f.rc.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	recs := runner.NewRecords(store.New(f.mc), f.rc)
+	w := &runner.Waiter{Records: recs, PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}
+	wctx, cancel := context.WithTimeoutCause(ctx, 500*time.Millisecond, runner.ErrWaitTimeout)
+	err := w.Wait(wctx, set)
+	cancel()
+	if !errors.Is(err, runner.ErrWaitTimeout) {
+		t.Fatalf("wait after Redis lost its data: %v, want ErrWaitTimeout", err)
+	}
+	res, err := newRunner(t, f, run{}).Run(ctx, set)
+	if err != nil {
+		t.Fatalf("run after Redis lost its data: %v", err)
+	}
+	if got := res.Profiles[0].Outcome; got != store.OutcomeApplied {
+		t.Errorf("outcome = %s, want applied again", got)
+	}
+	after := dumpPatternCache(t, f)
+	if !slices.Equal(after, before) {
+		t.Errorf("pattern cache after the repair:\n %v\nwant\n %v", after, before)
+	}
+	wctx, cancel = context.WithTimeoutCause(ctx, 30*time.Second, runner.ErrWaitTimeout)
+	defer cancel()
+	if err := w.Wait(wctx, set); err != nil {
+		t.Errorf("wait after the repair: %v", err)
+	}
+}
+
+// dumpPatternCache returns IDX:Pattern's members and each Pattern:<id>'s
+// data, sorted (ts left out: it is the time of the apply).
+func dumpPatternCache(t *testing.T, f *fixture) []string {
+	t.Helper()
+	ids, err := f.rc.SMembers(t.Context(), "IDX:Pattern").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	var out []string
+	for _, id := range ids {
+		data, err := f.rc.HGet(t.Context(), "Pattern:"+id, "data").Result()
+		if err != nil {
+			t.Fatalf("Pattern:%s: %v", id, err)
+		}
+		out = append(out, id+"="+data)
+	}
+	return out
+}
+
+// TestRun_current_profiles_take_no_lock: once every profile is current in
+// both stores, a run takes no lock (the fence counter does not move) and
+// audits one skipped record per profile with fence 0.
+func TestRun_current_profiles_take_no_lock(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	set := loadSet(t, lifecycleFS(), "app", "legacy")
+	if _, err := newRunner(t, f, run{}).Run(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	fenceKey := "bootstrap:lock:{" + testLock + "}:fence"
+	before, err := f.rc.Get(ctx, fenceKey).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "fast"}}).Run(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fence != 0 {
+		t.Errorf("fence = %d, want 0 (no lock taken)", res.Fence)
+	}
+	for _, p := range res.Profiles {
+		if p.Outcome != store.OutcomeSkipped {
+			t.Errorf("%s: %s, want skipped", p.Profile, p.Outcome)
+		}
+	}
+	if after, _ := f.rc.Get(ctx, fenceKey).Int64(); after != before {
+		t.Errorf("fence counter %d → %d: the run took the lock", before, after)
+	}
+	recs := testutil.ReadAudit(t, f.mc, "nr", "legacy", "fast")
+	if len(recs) != 1 || recs[0].Outcome != store.OutcomeSkipped || recs[0].Fence != 0 {
+		t.Errorf("audit of the fast run = %+v, want one skipped record with fence 0", recs)
+	}
+}
+
+// TestRun_waiter_leaves_the_queue_once_current: runner A applies x and then
+// a slow y; runner B, which wants only x, queues behind A and leaves the
+// queue as soon as x is current, while A still holds the lock.
+func TestRun_waiter_leaves_the_queue_once_current(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	fsys := fstest.MapFS{
+		"x/profile.yaml":      file("database: nr\nsteps:\n  - configs: {dir: run-config}\n"),
+		"x/run-config/x.json": file(`{"x": 1}`),
+		"y/profile.yaml":      file("database: nr\nsteps:\n  - documents: {collection: Slow, dir: data}\n"),
+		"y/data/items.json":   file(slowItems(3000)),
+	}
+	var aDone atomic.Bool
+	errA := make(chan error, 1)
+	go func() {
+		_, err := newRunner(t, f, run{opts: runner.Options{RunID: "a", BatchSize: 1}}).Run(ctx, loadSet(t, fsys, "x", "y"))
+		aDone.Store(true)
+		errA <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for holder(t, f) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("runner a never took the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "b", LockWait: time.Minute}}).Run(ctx, loadSet(t, fsys, "x"))
+	if err != nil {
+		t.Fatalf("runner b: %v", err)
+	}
+	if aDone.Load() {
+		t.Errorf("runner a finished before runner b left the queue: b waited for the lock instead of re-reading the records")
+	}
+	if res.Fence != 0 || len(res.Profiles) != 1 || res.Profiles[0].Outcome != store.OutcomeSkipped {
+		t.Errorf("runner b: fence %d, %+v; want x skipped without the lock", res.Fence, res.Profiles)
+	}
+	if err := <-errA; err != nil {
+		t.Errorf("runner a: %v", err)
+	}
+}
+
+func slowItems(n int) string {
+	b := []byte("[")
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"_id": "i%05d", "n": %d}`, i, i)
+	}
+	return string(append(b, ']'))
+}
+
+// TestRun_wall_clock_jumps_change_nothing: the run's clock (Options.Now,
+// which stamps records) jumps an hour forward and back during a run; the
+// lease, the stall watchdog and the run complete as usual: they count on
+// the monotonic clock.
+func TestRun_wall_clock_jumps_change_nothing(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	var calls atomic.Int64
+	jumpy := func() time.Time {
+		switch n := calls.Add(1); {
+		case n%3 == 1:
+			return time.Now().Add(time.Hour)
+		case n%3 == 2:
+			return time.Now().Add(-time.Hour)
+		}
+		return time.Now()
+	}
+	res, err := newRunner(t, f, run{opts: runner.Options{Now: jumpy, StallTimeout: 2 * time.Second}, lockTTL: time.Second}).
+		Run(t.Context(), loadSet(t, lifecycleFS(), "app", "legacy"))
+	if err != nil {
+		t.Fatalf("run with a jumping clock: %v", err)
+	}
+	for _, p := range res.Profiles {
+		if p.Outcome != store.OutcomeApplied {
+			t.Errorf("%s: %s, want applied", p.Profile, p.Outcome)
+		}
+	}
+	if n, _ := f.mc.Database("nr").Collection(store.MarkersCollection).CountDocuments(t.Context(), bson.D{}); n != 2 {
+		t.Errorf("markers in nr = %d, want 2", n)
+	}
+}
+
+// TestRun_verify_repairs_drift: a Config document edited and a Pattern:<id>
+// deleted by hand are named by plan --verify, repaired by run --verify
+// (audited repaired), and a second run --verify writes nothing. A changed
+// password secret is applied by run --verify, not by a plain run.
+func TestRun_verify_repairs_drift(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	fsys := lifecycleFS()
+	fsys["people/profile.yaml"] = file("database: nr\nsteps:\n  - users: {file: users.yaml}\n")
+	fsys["people/users.yaml"] = file("- {id: ada, passwordFrom: {env: ADA_PW}, roles: [admin]}\n")
+	secret := "first-Secret-1"
+	env := runner.Env{Getenv: func(k string) string {
+		switch k {
+		case "ADA_PW":
+			return secret
+		case "BCRYPT_SALT_ROUNDS":
+			return "4"
+		}
+		return ""
+	}}
+	set := loadSet(t, fsys, "legacy", "people")
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	recs := runner.NewRecords(store.New(f.mc), f.rc)
+	plan := func() []runner.PlanEntry {
+		entries, err := runner.Plan(ctx, recs, set, runner.PlanOptions{Verify: true, Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return entries
+	}
+	if runner.Changes(plan()) {
+		t.Fatalf("plan --verify right after the apply: %+v, want no change", plan())
+	}
+	cfgs := f.mc.Database("nr").Collection("Config")
+	if _, err := cfgs.UpdateOne(ctx, bson.D{{Key: "_id", Value: "engine"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "config.nodeId", Value: "hand-edited"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rc.Del(ctx, "Pattern:legacy.alarm").Err(); err != nil {
+		t.Fatal(err)
+	}
+	entries := plan()
+	if !runner.Changes(entries) || entries[0].Action != runner.ActionRepair {
+		t.Fatalf("plan --verify after the edits: %+v, want legacy to repair", entries)
+	}
+	var named []string
+	for _, d := range entries[0].Diff {
+		named = append(named, d.Changed...)
+	}
+	if !slices.Contains(named, "engine") || !slices.Contains(named, "Pattern:legacy.alarm") {
+		t.Errorf("plan --verify names %v, want engine and Pattern:legacy.alarm", named)
+	}
+	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "repair", Verify: true, Env: env}}).Run(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomeOf(res, "legacy"); got != store.OutcomeRepaired {
+		t.Errorf("legacy: %s, want repaired", got)
+	}
+	if got := outcomeOf(res, "people"); got != store.OutcomeSkipped {
+		t.Errorf("people: %s, want skipped (nothing drifted)", got)
+	}
+	if n, _ := f.rc.Exists(ctx, "Pattern:legacy.alarm").Result(); n != 1 {
+		t.Error("Pattern:legacy.alarm not restored")
+	}
+	if recs := testutil.ReadAudit(t, f.mc, "nr", "legacy", "repair"); len(recs) != 1 || recs[0].Outcome != store.OutcomeRepaired {
+		t.Errorf("audit = %+v, want one repaired record", recs)
+	}
+	res, err = newRunner(t, f, run{opts: runner.Options{Verify: true, Env: env}}).Run(ctx, set)
+	if err != nil || outcomeOf(res, "legacy") != store.OutcomeSkipped || outcomeOf(res, "people") != store.OutcomeSkipped {
+		t.Errorf("second run --verify: %v, %+v; want everything skipped", err, res.Profiles)
+	}
+
+	// A rotated secret: a plain run skips, run --verify applies it.
+	secret = "rotated-Secret-2"
+	if res, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, set); err != nil || outcomeOf(res, "people") != store.OutcomeSkipped {
+		t.Errorf("plain run after the rotation: %v, %+v; want people skipped", err, res.Profiles)
+	}
+	if res, err := newRunner(t, f, run{opts: runner.Options{Verify: true, Env: env}}).Run(ctx, set); err != nil || outcomeOf(res, "people") != store.OutcomeRepaired {
+		t.Errorf("run --verify after the rotation: %v, %+v; want people repaired", err, res.Profiles)
+	}
+	var u struct {
+		Password string `bson:"password"`
+	}
+	if err := f.mc.Database("nr").Collection("User").FindOne(ctx, bson.D{{Key: "_id", Value: "ada"}}).Decode(&u); err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.Password), []byte(secret)) != nil {
+		t.Error("the stored hash does not verify against the rotated secret")
+	}
+}
+
+func outcomeOf(res *runner.Result, profile string) store.Outcome {
+	for _, p := range res.Profiles {
+		if p.Profile == profile {
+			return p.Outcome
+		}
+	}
+	return ""
+}
