@@ -271,8 +271,9 @@ func (n *noopResult) section(r *report, npm, version samples, noopTarget time.Du
 	s.p("`bin/bootstrap run -p %s --health-addr off` as a local process against the Redis and MongoDB-wire "+
 		"containers (ports published on 127.0.0.1), with DEMO_ADMIN_PASSWORD set and BCRYPT_SALT_ROUNDS=4, after a first "+
 		"apply, so that every marker is current and the run applies nothing. Wall time from fork to exit: the "+
-		"process start, loading and hashing the profiles, both connections (with their handshakes), the lock, "+
-		"reading the markers, one audit record per profile, the release and the disconnects. %d timed runs after "+
+		"process start, loading and hashing the profiles, both connections (with their handshakes), reading the "+
+		"completion records (every one current, so no lock is taken), one audit record per profile and the "+
+		"disconnects. %d timed runs after "+
 		"one untimed.", exampleProfiles, len(n.Noop))
 	s.table([]string{"", "median (spread)", "ratio"},
 		[]string{"no-op run, wall", n.Noop.spread(), fmt.Sprintf("%s of the %s target", fmtRatio(ratio(med, noopTarget)), fmtDur(noopTarget))},
