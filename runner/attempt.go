@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -97,9 +98,32 @@ func (r *Runner) begin(ctx context.Context, log *slog.Logger, profs []*profiles.
 		}
 		return nil, err
 	}
+	if err := r.reconfirm(ctx, lease, log); err != nil {
+		r.releaseLock(ctx, lease, log)
+		return nil, err
+	}
 	a := &attempt{r: r, lease: lease, log: log, parent: ctx}
 	a.guard()
 	return a, nil
+}
+
+// reconfirm renews a lease whose acquisition took so long (a client that
+// first reloaded a Cluster's slots, say) that its validity, counted from
+// before the request, has already run out: the lock may still be ours, and
+// compare-and-extend tells atomically. A lease found lost is ErrLockLost.
+func (r *Runner) reconfirm(ctx context.Context, lease *lock.Lease, log *slog.Logger) error {
+	ttl := r.locker.TTL()
+	if time.Since(lease.Confirmed()) < ttl*2/3 {
+		return nil
+	}
+	log.Warn("the lock's acquisition took longer than its validity; confirming it", "lock", r.locker.Name(),
+		"since_request_ms", time.Since(lease.Confirmed()).Milliseconds())
+	rctx, cancel := context.WithTimeout(ctx, ttl/3)
+	defer cancel()
+	if err := lease.Refresh(rctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrLockLost, err)
+	}
+	return nil
 }
 
 // guard starts the lease guard and its renewal loop for a.lease.
