@@ -102,29 +102,8 @@ func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *st
 			"version", p.Version)
 	}
 	pc.logStart(o.Force, reset != nil)
-	if reset != nil {
-		pr.Steps = append(pr.Steps, *reset)
-		pc.prev = nil // what the previous version cached is gone
-	}
-	if pc.prev != nil {
-		if err := a.snapshot(pc); err != nil {
-			return a.fail(pc, snapshotStepName, err)
-		}
-	}
-	for _, s := range p.Steps {
-		rec, err := a.applyStep(pc, s)
-		pr.Steps = append(pr.Steps, rec)
-		if err != nil {
-			return a.fail(pc, s.Name(), err)
-		}
-	}
-	pr.Duration = o.Now().Sub(pc.start)
-	m := a.marker(p, pr.Duration, pr.Steps)
-	if err := a.putMarker(p.Database, m); err != nil {
-		return a.fail(pc, "marker", err)
-	}
-	if err := a.putRedisRecord(p, m); err != nil {
-		return a.fail(pc, "marker", err)
+	if err := a.applyVersion(pc, reset); err != nil {
+		return err
 	}
 	a.pruneSnapshots(pc)
 	pr.Outcome = store.OutcomeApplied
@@ -194,6 +173,61 @@ func (a *attempt) putMarker(db string, m *store.Marker) error {
 			g.cancel(err)
 		}
 		return err
+	}
+	return nil
+}
+
+// applyVersion applies pc's profile at its version: after its reset (reset,
+// when the run reset it first), a snapshot of what it will overwrite or
+// remove, its steps, the removal of what the previous version wrote and
+// this one no longer writes, then its records, which say what it owns now.
+// An error is the one fail returned.
+func (a *attempt) applyVersion(pc *profileRun, reset *store.StepRecord) error {
+	p, pr := pc.p, pc.pr
+	if reset != nil {
+		pr.Steps = append(pr.Steps, *reset)
+		pc.prev = nil // what the previous version wrote is gone
+	}
+	names, ws, err := a.r.writesOf(p, pc.prev)
+	var owned *store.Owned
+	if err == nil {
+		owned, err = step.OwnedOf(ws)
+	}
+	if err != nil {
+		return a.fail(pc, "plan", err)
+	}
+	var prune *step.Writes
+	if pc.prev != nil {
+		prune = step.PruneWrites(pc.prev.Owned, owned)
+		if err := a.snapshot(pc, append(names, step.PruneName), append(ws, prune)); err != nil {
+			return a.fail(pc, snapshotStepName, err)
+		}
+	}
+	for _, s := range p.Steps {
+		rec, err := a.applyStep(pc, s)
+		pr.Steps = append(pr.Steps, rec)
+		if err != nil {
+			return a.fail(pc, s.Name(), err)
+		}
+	}
+	if prune != nil {
+		env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.PruneName))
+		a.begins(p.Name + "/" + step.PruneName)
+		rec, err := step.Prune(a.g, env, prune)
+		pr.Steps = append(pr.Steps, rec)
+		if err != nil {
+			return a.fail(pc, step.PruneName, err)
+		}
+		pc.log.Info("removed what the previous version wrote and this one does not", "removed", rec.Removed)
+	}
+	pr.Duration = a.r.opts.Now().Sub(pc.start)
+	m := a.marker(p, pr.Duration, pr.Steps)
+	m.Owned = owned
+	if err := a.putMarker(p.Database, m); err != nil {
+		return a.fail(pc, "marker", err)
+	}
+	if err := a.putRedisRecord(p, m); err != nil {
+		return a.fail(pc, "marker", err)
 	}
 	return nil
 }

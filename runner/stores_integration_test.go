@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -307,4 +309,73 @@ func outcomeOf(res *runner.Result, profile string) store.Outcome {
 		}
 	}
 	return ""
+}
+
+// TestRun_reapply_removes_what_the_profile_no_longer_writes: v1 writes
+// patterns p1, p2 (active), configs c1, c2 and users u1, u2; v2 drops p2, c2
+// and u2: after v2 they are gone from MongoDB and from the pattern cache
+// (plan names the deletions first), and a rollback to v1 brings them back.
+func TestRun_reapply_removes_what_the_profile_no_longer_writes(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	v1 := fstest.MapFS{
+		"own/profile.yaml":       file("database: nr\nsteps:\n  - configs: {dir: run-config}\n  - patterns: {dir: patterns}\n  - users: {file: users.yaml}\n"),
+		"own/run-config/c1.json": file(`{"c": 1}`),
+		"own/run-config/c2.json": file(`{"c": 2}`),
+		"own/patterns/p1.json":   file(`{"id": "p1", "meta": {"active": true}}`),
+		"own/patterns/p2.json":   file(`{"id": "p2", "meta": {"active": true}}`),
+		"own/users.yaml":         file("- {id: u1, password: pw-one-1}\n- {id: u2, password: pw-two-2}\n"),
+	}
+	v2 := maps.Clone(v1)
+	delete(v2, "own/run-config/c2.json")
+	delete(v2, "own/patterns/p2.json")
+	v2["own/users.yaml"] = file("- {id: u1, password: pw-one-1}\n")
+	env := runner.Env{Getenv: func(k string) string {
+		if k == "BCRYPT_SALT_ROUNDS" {
+			return "4"
+		}
+		return ""
+	}}
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, loadSet(t, v1, "own")); err != nil {
+		t.Fatal(err)
+	}
+	gone := func(want bool) {
+		t.Helper()
+		for coll, id := range map[string]string{"Config": "c2", "PatternModel": "p2", "User": "u2"} {
+			n, err := f.mc.Database("nr").Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (n == 0) != want {
+				t.Errorf("nr.%s %s: %d documents, want gone: %v", coll, id, n, want)
+			}
+		}
+		n, _ := f.rc.Exists(ctx, "Pattern:p2").Result()
+		member, _ := f.rc.SIsMember(ctx, "IDX:Pattern", "p2").Result()
+		if (n == 0) != want || member == want {
+			t.Errorf("Pattern:p2 exists %d, IDX:Pattern has p2 %v; want gone: %v", n, member, want)
+		}
+	}
+	gone(false)
+	entries, err := runner.Plan(ctx, runner.NewRecords(store.New(f.mc), f.rc), loadSet(t, v2, "own"), runner.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(entries[0].Delete, "; "); !strings.Contains(got, "nr.Config") || !strings.Contains(got, "nr.User") || !strings.Contains(got, "redis keys") {
+		t.Errorf("plan deletes %q, want Config, User and redis keys named", got)
+	}
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, loadSet(t, v2, "own")); err != nil {
+		t.Fatal(err)
+	}
+	gone(true)
+	for coll, id := range map[string]string{"Config": "c1", "PatternModel": "p1", "User": "u1"} {
+		if n, _ := f.mc.Database("nr").Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}); n != 1 {
+			t.Errorf("nr.%s %s: %d documents, want kept", coll, id, n)
+		}
+	}
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Rollback(ctx, loadSet(t, v2, "own").Get("own"), ""); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	gone(false)
 }
