@@ -176,8 +176,8 @@ type lockFlags struct {
 	LockTTL  time.Duration `help:"Lease time of the lock; renewed every third of it." default:"30s" env:"BOOTSTRAP_LOCK_TTL"`
 }
 
-func (f *lockFlags) locker(rc redis.UniversalClient, h lock.Holder, onWait func(*lock.Holder, time.Duration)) (*lock.Locker, error) {
-	return lock.New(rc, f.LockName, &lock.Options{TTL: f.LockTTL, Holder: h, OnWait: onWait})
+func (f *lockFlags) locker(rc redis.UniversalClient, h lock.Holder, onWait func(*lock.Holder, time.Duration), onRetry func(error, time.Duration)) (*lock.Locker, error) {
+	return lock.New(rc, f.LockName, &lock.Options{TTL: f.LockTTL, Holder: h, OnWait: onWait, OnRetry: onRetry})
 }
 
 // waitingLocker is f.locker logging, every few seconds while it waits, who
@@ -189,6 +189,12 @@ func (f *lockFlags) waitingLocker(rc redis.UniversalClient, h lock.Holder, log *
 		}
 		log.Info("waiting for lock", "lock", f.LockName, "holder_run_id", o.RunID, "holder_host", o.Host,
 			"holder_image", o.Image, "holder_since", o.Since, "holder_renewed", o.Renewed, "holder_fence", o.Fence,
+			"waited_ms", waited.Milliseconds())
+	}, func(err error, waited time.Duration) {
+		if beat != nil {
+			beat()
+		}
+		log.Warn("waiting for lock: Redis error, retrying until --lock-wait", "lock", f.LockName, "err", err,
 			"waited_ms", waited.Milliseconds())
 	})
 	if err != nil {
