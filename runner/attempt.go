@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
@@ -62,9 +63,9 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	if err == nil {
 		a.log = a.log.With("fence", a.lease.Fence())
 		if r.opts.StallTimeout > 0 {
-			go r.watchdog(a.g, a.current)
+			go a.watch()
 		}
-		err = w(a)
+		err = a.do(w)
 	}
 	a.end()
 	outcome := "ok"
@@ -92,6 +93,7 @@ func (a *attempt) guard() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer panics.Recover(a.log, "lock renewal", g.cancel)
 		a.r.renew(g, a.lease, a.log)
 	}()
 	a.g = g

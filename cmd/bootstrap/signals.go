@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/srvthreds/bootstrap/internal/panics"
 )
 
 // signalError is the cause of a run's cancellation by SIGINT or SIGTERM;
@@ -20,6 +22,7 @@ func signalContext(parent context.Context) (context.Context, func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
+		defer panics.Recover(nil, "signal handler", nil)
 		select {
 		case s := <-ch:
 			sig, _ := s.(syscall.Signal)
