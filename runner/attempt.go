@@ -147,6 +147,9 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, er
 		}
 		return nil, fmt.Errorf("lock %s not acquired within %s: %w", r.locker.Name(), r.opts.LockWait, err)
 	}
+	if r.opts.OnLease != nil {
+		r.opts.OnLease(lease)
+	}
 	h := lease.Holder()
 	r.rep.SetLock(true, lease.Fence(), h.RunID+"@"+h.Host)
 	log.Info("lock acquired", "lock", r.locker.Name(), "fence", lease.Fence(), "waited_ms", waited.Milliseconds())

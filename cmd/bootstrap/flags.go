@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/conn"
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 )
@@ -216,16 +218,31 @@ func hostname() string {
 	return h
 }
 
-// closeAll disconnects the clients, bounded.
+// disconnectTimeout bounds disconnecting the clients.
+const disconnectTimeout = 5 * time.Second
+
+// disconnect disconnects the clients (either may be nil), bounded by
+// disconnectTimeout and, after a signal, by the shutdown grace.
 func disconnect(ctx context.Context, mc *mongo.Client, rc redis.UniversalClient) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	c, cancel := shutdownFrom(ctx).cleanupContext(ctx, disconnectTimeout)
 	defer cancel()
+	disconnectWithin(c, mc, rc)
+}
+
+// disconnectWithin disconnects the clients (either may be nil) at the same
+// time, within ctx.
+func disconnectWithin(ctx context.Context, mc *mongo.Client, rc redis.UniversalClient) {
+	var wg sync.WaitGroup
 	if mc != nil {
-		_ = mc.Disconnect(ctx)
+		wg.Go(func() {
+			defer panics.Recover(nil, "mongo disconnect", nil)
+			_ = mc.Disconnect(ctx)
+		})
 	}
 	if rc != nil {
-		_ = rc.Close()
+		_ = rc.Close() // closes the pool's connections, without a round trip
 	}
+	wg.Wait()
 }
 
 // keyNoteList renders p's key notes, "file:line:col: field" each.
