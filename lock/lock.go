@@ -162,7 +162,7 @@ func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 			last, lastErr = na.Holder, nil
 		case ctx.Err() != nil:
 			return nil, &NotAcquiredError{Holder: last, LastErr: lastErr, Err: context.Cause(ctx)}
-		case transient(err):
+		case IsTransient(err):
 			lastErr = err
 		default:
 			return nil, err

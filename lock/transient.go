@@ -11,13 +11,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// transient reports whether a Redis error is worth another attempt while
-// waiting for the lock: the connection refused, reset or closed, a timeout
+// IsTransient reports whether an error of Acquire, TryAcquire, Refresh or
+// Release is worth another attempt (Acquire retries them itself): the
+// connection refused, reset or closed, a timeout
 // or other network error, an exhausted pool, or a server that is loading
 // its data, read-only (a replica during a failover), or a Cluster that is
 // down or resharding. Context cancellation and errors of the scripts
 // themselves (a wrong reply, a denied command) are not.
-func transient(err error) bool {
+func IsTransient(err error) bool {
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false
