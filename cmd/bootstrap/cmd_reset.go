@@ -45,6 +45,7 @@ func (c *resetCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io 
 	}
 	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version, LockWait: c.LockWait, Log: log, Env: c.env(io),
+		OnLease: shutdownFrom(ctx).held,
 	})
 	if err != nil {
 		return err
