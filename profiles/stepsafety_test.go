@@ -80,3 +80,21 @@ func TestLoad_bad_passEnv_quiet_safeParams(t *testing.T) {
 		})
 	}
 }
+
+func TestLoad_bad_url_is_not_echoed(t *testing.T) {
+	tests := []struct{ name, url, want string }{
+		{"not_http", "ftp://u:pw-s3cret@h.test/x?token=tok-s3cret", `invalid URL "ftp://u:***@h.test/x": want an http:// or https:// URL`},
+		{"unparseable", "http://u:pw-s3cret@h.test:port/?token=tok-s3cret", "invalid URL: invalid port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := profiles.Load(mapFS(map[string]string{"p/profile.yaml": "steps: [{http: {url: \"" + tt.url + "\"}}]\n"}), []string{"p"})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load: %v, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("Load: %v shows a secret of the URL", err)
+			}
+		})
+	}
+}
