@@ -74,6 +74,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	defer func() {
 		if r := recover(); r != nil {
 			code = recovered(r, log, stderr)
+			if _, kong := r.(exitPanic); !kong {
+				shutdownFrom(ctx).releaseHeld() // a panic under the lock: don't block the others for a ttl
+			}
 		}
 	}()
 	completeIfAsked(parser)

@@ -164,17 +164,30 @@ func (s *shutdown) wait(done <-chan int) int {
 // forceRelease releases the lock, if held, within forcedRelease, and logs
 // the forced exit.
 func (s *shutdown) forceRelease(why string, sig syscall.Signal) {
+	released := s.releaseHeld()
 	s.mu.Lock()
-	lease, log := s.lease, s.log
+	log := s.log
 	s.mu.Unlock()
 	if log == nil {
 		log = newLogger(os.Stderr, "json", "info", false)
 	}
-	released := false
-	if lease != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), forcedRelease)
-		released = lease.Release(ctx) == nil
-		cancel()
-	}
 	log.Error("exiting now", "why", why, "signal", sig.String(), "lock_released", released, "exit_code", 128+int(sig))
+}
+
+// releaseHeld releases the lease of the run, if one was taken, within
+// forcedRelease, and reports whether it did. Releasing a lease already
+// released, or lost, does no harm. s may be nil.
+func (s *shutdown) releaseHeld() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	lease := s.lease
+	s.mu.Unlock()
+	if lease == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), forcedRelease)
+	defer cancel()
+	return lease.Release(ctx) == nil
 }
