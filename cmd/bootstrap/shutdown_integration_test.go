@@ -135,6 +135,35 @@ func TestShutdown_bounded_by_the_grace_with_mongo_paused(t *testing.T) {
 			t.Errorf("lock still held after the interrupted run: %+v", h)
 		}
 	})
+	t.Run("redis_paused_too_the_deadline_ends_it", func(t *testing.T) {
+		// Nothing of the cleanup can finish: the audit record (MongoDB)
+		// and the release (Redis, the lock then expires after its ttl)
+		// would each wait out their own bounds, one after the other; the
+		// hard deadline ends the process at the grace.
+		const grace = 2 * time.Second
+		env := harness.Start(t)
+		dir := t.TempDir()
+		writeDocumentsProfile(t, dir, "slow", slowDocs)
+		r := startLocalRun(t, env, dir, "-p", "slow", "--batch-size", slowBatch, "--shutdown-grace", grace.String())
+		waitMidLocal(t, env, r)
+
+		env.Mongo.Pause(t)
+		env.Redis.Pause(t)
+		sent := time.Now()
+		r.signal(t, syscall.SIGTERM)
+		code := r.wait(t, grace+time.Minute)
+		took := time.Since(sent)
+		t.Logf("exited %d, %s after SIGTERM (shutdown grace %s)", code, took.Round(time.Millisecond), grace)
+		if code != 143 {
+			t.Fatalf("exit = %d, want 143", code)
+		}
+		if took > grace+time.Second {
+			t.Errorf("exited %s after SIGTERM, want within the shutdown grace %s + 1s", took, grace)
+		}
+		if !strings.Contains(r.logs.String(), `"why":"cleanup outlasted --shutdown-grace"`) {
+			t.Errorf("no log line saying the deadline forced the exit")
+		}
+	})
 	t.Run("second_sigterm_exits_at_once", func(t *testing.T) {
 		const grace = 60 * time.Second
 		env := harness.Start(t)

@@ -176,7 +176,9 @@ func (s *shutdown) forceRelease(why string, sig syscall.Signal) {
 
 // releaseHeld releases the lease of the run, if one was taken, within
 // forcedRelease, and reports whether it did. Releasing a lease already
-// released, or lost, does no harm. s may be nil.
+// released, or lost, does no harm. It returns at forcedRelease even when
+// the client does not honour the context's deadline (go-redis waits for its
+// read timeout unless ContextTimeoutEnabled). s may be nil.
 func (s *shutdown) releaseHeld() bool {
 	if s == nil {
 		return false
@@ -189,5 +191,15 @@ func (s *shutdown) releaseHeld() bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), forcedRelease)
 	defer cancel()
-	return lease.Release(ctx) == nil
+	done := make(chan bool, 1)
+	go func() {
+		defer panics.Recover(nil, "forced release", nil)
+		done <- lease.Release(ctx) == nil
+	}()
+	select {
+	case ok := <-done:
+		return ok
+	case <-ctx.Done():
+		return false
+	}
 }
