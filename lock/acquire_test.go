@@ -298,7 +298,9 @@ func TestAcquireRetriesTransientRedisErrors(t *testing.T) {
 					}
 					return nil, tt.err
 				}}
-				l, err := New(f, "x", &Options{RetryMin: time.Second, RetryMax: time.Second})
+				var retried []time.Duration
+				l, err := New(f, "x", &Options{RetryMin: time.Second, RetryMax: time.Second,
+					OnRetry: func(_ error, waited time.Duration) { retried = append(retried, waited) }})
 				if err != nil {
 					t.Fatalf("New: %v", err)
 				}
@@ -317,6 +319,10 @@ func TestAcquireRetriesTransientRedisErrors(t *testing.T) {
 				}
 				if calls < 5 {
 					t.Errorf("%d attempts, want the errors retried until the wait ends", calls)
+				}
+				// At the first error after the holder, then every WaitLogEvery (5s).
+				if len(retried) != 2 || retried[0] != time.Second || retried[1] != 6*time.Second {
+					t.Errorf("OnRetry at %v, want [1s 6s]", retried)
 				}
 			})
 		})

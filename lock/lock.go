@@ -151,6 +151,7 @@ func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 	var last *Holder
 	var lastErr error
 	var lastWait time.Time
+	notified := false // whether the last call was OnRetry (an error)
 	for n := 0; ; n++ {
 		lease, err := l.TryAcquire(ctx)
 		if err == nil {
@@ -167,8 +168,10 @@ func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 		default:
 			return nil, err
 		}
-		if now := l.opts.Now(); n == 0 || now.Sub(lastWait) >= l.opts.WaitLogEvery {
-			lastWait = now
+		// At once when an error follows a holder or the other way round,
+		// else every WaitLogEvery.
+		if now := l.opts.Now(); n == 0 || notified != (lastErr != nil) || now.Sub(lastWait) >= l.opts.WaitLogEvery {
+			lastWait, notified = now, lastErr != nil
 			l.notify(last, lastErr, now.Sub(start))
 		}
 		delay := retryDelay(n, l.opts.RetryMin, l.opts.RetryMax, mathrand.Int64N)

@@ -41,9 +41,10 @@ type Options struct {
 	// goroutine and should return quickly.
 	OnWait func(h *Holder, waited time.Duration)
 	// OnRetry, if set, is called by Acquire when an attempt failed with a
-	// transient Redis error that it will retry (see Acquire), at the same
-	// pace as OnWait (the two share the interval), with the error and the
-	// time waited so far. It runs on Acquire's goroutine.
+	// transient Redis error that it will retry (see Acquire): at the first
+	// such error after a holder was seen (or at the first attempt), then at
+	// the pace of OnWait (the two share the interval), with the error and
+	// the time waited so far. It runs on Acquire's goroutine.
 	OnRetry func(err error, waited time.Duration)
 	// WaitLogEvery is the interval between OnWait (or OnRetry) calls. Default
 	// DefaultWaitLogEvery (5s).
