@@ -20,6 +20,7 @@ func TestRun_duration_below_its_minimum_exits_2(t *testing.T) {
 		{name: "connect_timeout_5us", args: []string{"status", "--connect-timeout", "5us"}, flag: "--connect-timeout"},
 		{name: "lock_ttl_200ms", args: []string{"run", "-p", "a", "--lock-ttl", "200ms"}, flag: "--lock-ttl"},
 		{name: "wait_poll_max_from_env", args: []string{"wait", "-p", "a"}, flag: "--poll-max"},
+		{name: "history_limit_negative", args: []string{"history", "--limit", "-1"}, flag: "--limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
