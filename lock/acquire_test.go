@@ -243,21 +243,23 @@ func TestAcquireStopsOnAPermanentRedisError(t *testing.T) {
 	})
 }
 
+// transientErrors are Redis errors that Acquire retries.
+var transientErrors = []struct {
+	name string
+	err  error
+}{
+	{"connection_refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}},
+	{"connection_reset", syscall.ECONNRESET},
+	{"timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}},
+	{"eof", io.EOF},
+	{"loading", replyError("LOADING Redis is loading the dataset in memory")},
+	{"readonly", replyError("READONLY You can't write against a read only replica.")},
+	{"clusterdown", replyError("CLUSTERDOWN The cluster is down")},
+	{"pool_timeout", redis.ErrPoolTimeout},
+}
+
 func TestAcquireRetriesTransientRedisErrors(t *testing.T) {
-	transients := []struct {
-		name string
-		err  error
-	}{
-		{"connection_refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}},
-		{"connection_reset", syscall.ECONNRESET},
-		{"timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}},
-		{"eof", io.EOF},
-		{"loading", replyError("LOADING Redis is loading the dataset in memory")},
-		{"readonly", replyError("READONLY You can't write against a read only replica.")},
-		{"clusterdown", replyError("CLUSTERDOWN The cluster is down")},
-		{"pool_timeout", redis.ErrPoolTimeout},
-	}
-	for _, tt := range transients {
+	for _, tt := range transientErrors {
 		t.Run(tt.name+"_then_acquired", func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var calls int
@@ -288,6 +290,11 @@ func TestAcquireRetriesTransientRedisErrors(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+func TestAcquireRetriesTransientRedisErrorsUntilTheWaitEnds(t *testing.T) {
+	for _, tt := range transientErrors {
 		t.Run(tt.name+"_until_the_wait_ends", func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var calls int

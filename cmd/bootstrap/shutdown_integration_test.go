@@ -104,95 +104,93 @@ func waitMidLocal(t *testing.T, env *harness.Env, r *localRun) {
 	}
 }
 
+// pausedRun starts the slow profile with --shutdown-grace grace, waits
+// until it is part-way written, and pauses MongoDB (and Redis too when
+// redis).
+func pausedRun(t *testing.T, grace time.Duration, redis bool) (*harness.Env, *localRun) {
+	t.Helper()
+	env := harness.Start(t)
+	dir := t.TempDir()
+	writeDocumentsProfile(t, dir, "slow", slowDocs)
+	r := startLocalRun(t, env, dir, "-p", "slow", "--batch-size", slowBatch, "--shutdown-grace", grace.String())
+	waitMidLocal(t, env, r)
+	env.Mongo.Pause(t)
+	if redis {
+		env.Redis.Pause(t)
+	}
+	return env, r
+}
+
+// exitWithinGrace sends SIGTERM to r and fails t unless it exits 143 within
+// grace + 1s.
+func exitWithinGrace(t *testing.T, r *localRun, grace time.Duration) {
+	t.Helper()
+	sent := time.Now()
+	r.signal(t, syscall.SIGTERM)
+	code := r.wait(t, grace+time.Minute)
+	took := time.Since(sent)
+	t.Logf("exited %d, %s after SIGTERM (shutdown grace %s)", code, took.Round(time.Millisecond), grace)
+	if code != 143 {
+		t.Fatalf("exit = %d, want 143", code)
+	}
+	if took > grace+time.Second {
+		t.Errorf("exited %s after SIGTERM, want within the shutdown grace %s + 1s", took, grace)
+	}
+}
+
 // SIGTERM while a step waits on a MongoDB that does not answer (paused):
 // the whole cleanup (the audit record it cannot write, the release, the
 // disconnects) is bounded by --shutdown-grace, the exit is 143, and the
-// lock, in a Redis that answers, is released. A second SIGTERM exits at
-// once, without waiting for the cleanup (SPEC §5).
+// lock, in a Redis that answers, is released (SPEC §5).
 func TestShutdown_bounded_by_the_grace_with_mongo_paused(t *testing.T) {
 	t.Parallel()
-	t.Run("one_sigterm", func(t *testing.T) {
-		const grace = 2 * time.Second
-		env := harness.Start(t)
-		dir := t.TempDir()
-		writeDocumentsProfile(t, dir, "slow", slowDocs)
-		r := startLocalRun(t, env, dir, "-p", "slow", "--batch-size", slowBatch, "--shutdown-grace", grace.String())
-		waitMidLocal(t, env, r)
+	const grace = 2 * time.Second
+	env, r := pausedRun(t, grace, false)
+	exitWithinGrace(t, r, grace)
+	if h := lockHolder(t, env.Redis.Client(t)); h != nil {
+		t.Errorf("lock still held after the interrupted run: %+v", h)
+	}
+}
 
-		env.Mongo.Pause(t)
-		sent := time.Now()
-		r.signal(t, syscall.SIGTERM)
-		code := r.wait(t, grace+time.Minute)
-		took := time.Since(sent)
-		t.Logf("exited %d, %s after SIGTERM (shutdown grace %s)", code, took.Round(time.Millisecond), grace)
-		if code != 143 {
-			t.Fatalf("exit = %d, want 143", code)
-		}
-		if took > grace+time.Second {
-			t.Errorf("exited %s after SIGTERM, want within the shutdown grace %s + 1s", took, grace)
-		}
-		if h := lockHolder(t, env.Redis.Client(t)); h != nil {
-			t.Errorf("lock still held after the interrupted run: %+v", h)
-		}
-	})
-	t.Run("redis_paused_too_the_deadline_ends_it", func(t *testing.T) {
-		// Nothing of the cleanup can finish: the audit record (MongoDB)
-		// and the release (Redis, the lock then expires after its ttl)
-		// would each wait out their own bounds, one after the other; the
-		// hard deadline ends the process at the grace.
-		const grace = 2 * time.Second
-		env := harness.Start(t)
-		dir := t.TempDir()
-		writeDocumentsProfile(t, dir, "slow", slowDocs)
-		r := startLocalRun(t, env, dir, "-p", "slow", "--batch-size", slowBatch, "--shutdown-grace", grace.String())
-		waitMidLocal(t, env, r)
+// With Redis paused too, nothing of the cleanup can finish: the audit
+// record (MongoDB) and the release (Redis; the lock then expires after its
+// ttl) would each wait out their own bounds, one after the other. The hard
+// deadline ends the process at the grace.
+func TestShutdown_deadline_ends_a_cleanup_that_cannot_finish(t *testing.T) {
+	t.Parallel()
+	const grace = 2 * time.Second
+	_, r := pausedRun(t, grace, true)
+	exitWithinGrace(t, r, grace)
+	if !strings.Contains(r.logs.String(), `"why":"cleanup outlasted --shutdown-grace"`) {
+		t.Errorf("no log line saying the deadline forced the exit")
+	}
+}
 
-		env.Mongo.Pause(t)
-		env.Redis.Pause(t)
-		sent := time.Now()
-		r.signal(t, syscall.SIGTERM)
-		code := r.wait(t, grace+time.Minute)
-		took := time.Since(sent)
-		t.Logf("exited %d, %s after SIGTERM (shutdown grace %s)", code, took.Round(time.Millisecond), grace)
-		if code != 143 {
-			t.Fatalf("exit = %d, want 143", code)
-		}
-		if took > grace+time.Second {
-			t.Errorf("exited %s after SIGTERM, want within the shutdown grace %s + 1s", took, grace)
-		}
-		if !strings.Contains(r.logs.String(), `"why":"cleanup outlasted --shutdown-grace"`) {
-			t.Errorf("no log line saying the deadline forced the exit")
-		}
-	})
-	t.Run("second_sigterm_exits_at_once", func(t *testing.T) {
-		const grace = 60 * time.Second
-		env := harness.Start(t)
-		dir := t.TempDir()
-		writeDocumentsProfile(t, dir, "slow", slowDocs)
-		r := startLocalRun(t, env, dir, "-p", "slow", "--batch-size", slowBatch, "--shutdown-grace", grace.String())
-		waitMidLocal(t, env, r)
-
-		env.Mongo.Pause(t)
-		first := time.Now()
-		r.signal(t, syscall.SIGTERM)
-		r.waitLog(t, `"msg":"shutting down"`)
-		second := time.Now()
-		r.signal(t, syscall.SIGTERM)
-		code := r.wait(t, grace+time.Minute)
-		t.Logf("exited %d, %s after the second SIGTERM, %s after the first (shutdown grace %s)", code,
-			time.Since(second).Round(time.Millisecond), time.Since(first).Round(time.Millisecond), grace)
-		if code != 143 {
-			t.Fatalf("exit = %d, want 143", code)
-		}
-		// The audit record alone would wait grace/2 on the paused MongoDB.
-		if took := time.Since(first); took >= grace/2 {
-			t.Errorf("exited %s after the first SIGTERM, want before the cleanup's own bounds (%s)", took, grace/2)
-		}
-		if !strings.Contains(r.logs.String(), `"why":"second signal"`) {
-			t.Errorf("no log line saying the second signal forced the exit")
-		}
-		if h := lockHolder(t, env.Redis.Client(t)); h != nil {
-			t.Errorf("lock still held after the forced exit: %+v", h)
-		}
-	})
+// A second SIGTERM exits at once, without waiting for the cleanup, after
+// releasing the lock.
+func TestShutdown_second_sigterm_exits_at_once(t *testing.T) {
+	t.Parallel()
+	const grace = 60 * time.Second
+	env, r := pausedRun(t, grace, false)
+	first := time.Now()
+	r.signal(t, syscall.SIGTERM)
+	r.waitLog(t, `"msg":"shutting down"`)
+	second := time.Now()
+	r.signal(t, syscall.SIGTERM)
+	code := r.wait(t, grace+time.Minute)
+	t.Logf("exited %d, %s after the second SIGTERM, %s after the first (shutdown grace %s)", code,
+		time.Since(second).Round(time.Millisecond), time.Since(first).Round(time.Millisecond), grace)
+	if code != 143 {
+		t.Fatalf("exit = %d, want 143", code)
+	}
+	// The audit record alone would wait grace/2 on the paused MongoDB.
+	if took := time.Since(first); took >= grace/2 {
+		t.Errorf("exited %s after the first SIGTERM, want before the cleanup's own bounds (%s)", took, grace/2)
+	}
+	if !strings.Contains(r.logs.String(), `"why":"second signal"`) {
+		t.Errorf("no log line saying the second signal forced the exit")
+	}
+	if h := lockHolder(t, env.Redis.Client(t)); h != nil {
+		t.Errorf("lock still held after the forced exit: %+v", h)
+	}
 }

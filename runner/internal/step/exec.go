@@ -81,19 +81,12 @@ func (a execCommand) Apply(ctx context.Context, env *Env, s profiles.Step) (stor
 		timeout = profiles.DefaultExecTimeout
 	}
 	log := env.Log
-	progress := env.Progress
 
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, e.Command[1:]...)
-	vars := execEnviron(env.Getenv, e)
-	cmd.Env = vars
-	scrub := execScrubber(vars, e)
-	stdout := &lineLogger{log: log, level: slog.LevelInfo, stream: "stdout", progress: progress, quiet: e.Quiet, scrub: scrub}
-	stderr := &lineLogger{log: log, level: slog.LevelWarn, stream: "stderr", progress: progress, keep: execStderrTail,
-		quiet: e.Quiet, scrub: scrub}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	stdout, stderr := execOutputs(cmd, env, e)
 	setProcessGroup(cmd)
 	cmd.Cancel = func() error { return terminateGroup(cmd) }
 	cmd.WaitDelay = durationOr(a.grace, execGrace)

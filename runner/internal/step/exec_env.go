@@ -1,7 +1,9 @@
 package step
 
 import (
+	"log/slog"
 	"maps"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -75,4 +77,19 @@ func (w *lineLogger) tailText(max int) string {
 		lines = lines[1:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// execOutputs sets cmd's environment (execEnviron) and its stdout and
+// stderr: loggers of their lines, redacted (execScrubber), stderr keeping
+// its last lines for the error.
+func execOutputs(cmd *exec.Cmd, env *Env, e *profiles.ExecStep) (stdout, stderr *lineLogger) {
+	vars := execEnviron(env.Getenv, e)
+	cmd.Env = vars
+	scrub := execScrubber(vars, e)
+	stdout = &lineLogger{log: env.Log, level: slog.LevelInfo, stream: "stdout", progress: env.Progress,
+		quiet: e.Quiet, scrub: scrub}
+	stderr = &lineLogger{log: env.Log, level: slog.LevelWarn, stream: "stderr", progress: env.Progress,
+		keep: execStderrTail, quiet: e.Quiet, scrub: scrub}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return stdout, stderr
 }
