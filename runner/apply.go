@@ -159,7 +159,7 @@ func (a *attempt) putMarker(db string, m *store.Marker) error {
 	if err := g.Err(); err != nil {
 		return err
 	}
-	if err := a.lease.Refresh(g); err != nil {
+	if err := a.refreshForMarker(); err != nil {
 		if errors.Is(err, lock.ErrLost) {
 			err = fmt.Errorf("%w: %w", ErrLockLost, err)
 			g.cancel(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
@@ -68,9 +69,9 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	if err == nil {
 		a.log = a.log.With("fence", a.lease.Fence())
 		if r.opts.StallTimeout > 0 {
-			go r.watchdog(a.g, a.current)
+			go a.watch()
 		}
-		err = w(a)
+		err = a.do(w)
 	}
 	a.end()
 	outcome := "ok"
@@ -132,6 +133,7 @@ func (a *attempt) guard() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer panics.Recover(a.log, "lock renewal", g.cancel)
 		a.r.renew(g, a.lease, a.log)
 	}()
 	a.g = g
@@ -184,6 +186,9 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, er
 			return nil, context.Cause(ctx) // interrupted or run timeout while waiting
 		}
 		return nil, fmt.Errorf("lock %s not acquired within %s: %w", r.locker.Name(), r.opts.LockWait, err)
+	}
+	if r.opts.OnLease != nil {
+		r.opts.OnLease(lease)
 	}
 	h := lease.Holder()
 	r.rep.SetLock(true, lease.Fence(), h.RunID+"@"+h.Host)

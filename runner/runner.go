@@ -85,6 +85,11 @@ type Options struct {
 	Reporter Reporter     // default: a health.State served nowhere
 	Now      func() time.Time
 	Env      Env // password and header secrets
+	// OnLease, if set, is called with every lease the run takes, as soon
+	// as it is taken: a process forced to exit at once (a second signal)
+	// can release it on its way out. Releasing it ends the run's work
+	// under the lock.
+	OnLease func(*lock.Lease)
 }
 
 // Env looks up environment variables and reads secret files (conn.Env).

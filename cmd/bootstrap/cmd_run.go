@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/srvthreds/bootstrap/health"
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // runCmd is `bootstrap run` (SPEC §1, §3).
@@ -58,27 +62,26 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	runID := runner.NewRunID()
 	runLog := log // the runner adds run_id to its own lines
 	log = log.With("run_id", runID)
+	sd := shutdownFrom(ctx)
+	sd.configure(c.ShutdownGrace, log)
 	state := health.NewState(&health.StateOptions{StallTimeout: c.StallTimeout})
 	stopHealth, err := health.Serve(ctx, c.HealthAddr, health.NewHandler(state), log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = stopHealth(sctx)
-	}()
+	var mc *mongo.Client
+	var rc redis.UniversalClient
+	defer func() { cleanup(ctx, sd, stopHealth, mc, rc) }()
 
 	names := make([]string, len(set.Profiles))
 	for i, p := range set.Profiles {
 		names[i] = p.Name
 	}
 	log.Info("run starting", "profiles", names, "version", bi.Version, "force", c.Force, "reset", c.Reset)
-	mc, rc, err := c.both(ctx, log, io, state.Heartbeat)
+	mc, rc, err = c.both(ctx, log, io, state.Heartbeat)
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, rc)
 	state.SetReady(true)
 
 	host := hostname()
@@ -90,7 +93,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		RunID: runID, Host: host, Image: bi.Version,
 		Force: c.Force, Reset: c.Reset, Verify: c.Verify, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
 		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
-		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io),
+		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io), OnLease: sd.held,
 	})
 	if err != nil {
 		return err
@@ -107,4 +110,24 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		"failed", counts[store.OutcomeFailed], "interrupted", counts[store.OutcomeInterrupted],
 		"duration_ms", time.Since(t0).Milliseconds(), "ok", err == nil)
 	return err
+}
+
+// cleanup stops the health server and disconnects the clients (either may
+// be nil) at the same time, each bounded by a second (the server) or five
+// (the clients) and, after a signal, by the shutdown grace.
+func cleanup(ctx context.Context, sd *shutdown, stopHealth func(context.Context) error, mc *mongo.Client, rc redis.UniversalClient) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer panics.Recover(nil, "health stop", nil)
+		c, cancel := sd.cleanupContext(ctx, time.Second)
+		defer cancel()
+		_ = stopHealth(c)
+	})
+	wg.Go(func() {
+		defer panics.Recover(nil, "disconnect", nil)
+		c, cancel := sd.cleanupContext(ctx, disconnectTimeout)
+		defer cancel()
+		disconnectWithin(c, mc, rc)
+	})
+	wg.Wait()
 }
