@@ -66,6 +66,7 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 		o.Password = cmpOr(o.Password, cfg.Password)
 		o.TLSConfig = tlsFor(o.TLSConfig, tc)
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisDialTimeout, redisIOTimeout, redisIOTimeout
+		o.ContextTimeoutEnabled = true // a context deadline (a renewal's, the lease's) bounds every command
 		return redis.NewClusterClient(o), nil
 	case TopologySentinel:
 		o, err := redis.ParseFailoverURL(raw)
@@ -76,6 +77,7 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 		o.Password = cmpOr(o.Password, cfg.Password)
 		o.TLSConfig = tlsFor(o.TLSConfig, tc)
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisDialTimeout, redisIOTimeout, redisIOTimeout
+		o.ContextTimeoutEnabled = true // a context deadline (a renewal's, the lease's) bounds every command
 		o.MaxRetries = 1
 		return redis.NewFailoverClient(o), nil
 	}
@@ -89,6 +91,7 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 	o.Password = cmpOr(o.Password, cfg.Password)
 	o.TLSConfig = tlsFor(o.TLSConfig, tc)
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisDialTimeout, redisIOTimeout, redisIOTimeout
+	o.ContextTimeoutEnabled = true // a context deadline (a renewal's, the lease's) bounds every command
 	o.MaxRetries = 1
 	return redis.NewClient(o), nil
 }
