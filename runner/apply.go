@@ -20,13 +20,16 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	if err := r.checkKeys(ctx, set); err != nil {
 		return res, err
 	}
-	fast := !r.opts.Force && !r.opts.Reset && !r.opts.Verify
+	fast := !r.opts.Force && !r.opts.Reset && !r.opts.Verify && !r.opts.Exclusive
 	if fast && r.alreadyCurrent(ctx, set, res) {
 		return res, nil
 	}
 	err := r.underLock(ctx, "run", set.Profiles, fast, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
-		return a.applyAll(set, res)
+		if err := a.applyAll(set, res); err != nil || !r.opts.Exclusive {
+			return err
+		}
+		return a.exclusive(set, res)
 	})
 	if errors.Is(err, errAlreadyCurrent) && r.alreadyCurrent(ctx, set, res) {
 		return res, nil // while this run waited for the lock, another applied everything

@@ -69,7 +69,11 @@ type Options struct {
 	// Verify compares the live documents and keys of current profiles with
 	// what they write, and applies again (outcome repaired) those that
 	// drifted.
-	Verify    bool
+	Verify bool
+	// Exclusive makes the profiles run the only ones applied in the
+	// databases they use: what other profiles' markers there say they
+	// wrote is removed (snapshotted first), and those markers with it.
+	Exclusive bool
 	Reset     bool // drop what each profile's reset: section names, then apply
 	BatchSize int  // default mongox.DefaultBatchSize (50): FerretDB hangs on 100 statements that change documents
 

@@ -379,3 +379,68 @@ func TestRun_reapply_removes_what_the_profile_no_longer_writes(t *testing.T) {
 	}
 	gone(false)
 }
+
+// TestRun_exclusive_removes_other_profiles: X (patterns a, b; configs k1,
+// k2) then `run --exclusive -p Y` (pattern c; config k1): IDX:Pattern is
+// {c}, Config holds only k1 with Y's content, X's marker is gone and an
+// audit record says so, and a run-time key no profile wrote is untouched.
+func TestRun_exclusive_removes_other_profiles(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	fsys := fstest.MapFS{
+		"x/run-config/k1.json": file(`{"from": "x"}`),
+		"x/run-config/k2.json": file(`{"from": "x"}`),
+		"x/patterns/a.json":    file(`{"id": "a", "meta": {"active": true}}`),
+		"x/patterns/b.json":    file(`{"id": "b", "meta": {"active": true}}`),
+		"y/run-config/k1.json": file(`{"from": "y"}`),
+		"y/patterns/c.json":    file(`{"id": "c", "meta": {"active": true}}`),
+	}
+	if _, err := newRunner(t, f, run{}).Run(ctx, loadSet(t, fsys, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rc.Set(ctx, "Thred:1", "running", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "excl", Exclusive: true}}).Run(ctx, loadSet(t, fsys, "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomeOf(res, "x"); got != store.OutcomeRemoved {
+		t.Errorf("x: %s, want removed", got)
+	}
+	ids, _ := f.rc.SMembers(ctx, "IDX:Pattern").Result()
+	if !slices.Equal(ids, []string{"c"}) {
+		t.Errorf("IDX:Pattern = %v, want [c]", ids)
+	}
+	for _, k := range []string{"Pattern:a", "Pattern:b"} {
+		if n, _ := f.rc.Exists(ctx, k).Result(); n != 0 {
+			t.Errorf("%s left behind", k)
+		}
+	}
+	cur, err := f.mc.Database("nr").Collection("Config").Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfgs []struct {
+		ID     string `bson:"_id"`
+		Config struct {
+			From string `bson:"from"`
+		} `bson:"config"`
+	}
+	if err := cur.All(ctx, &cfgs); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfgs) != 1 || cfgs[0].ID != "k1" || cfgs[0].Config.From != "y" {
+		t.Errorf("Config = %+v, want only k1 with y's content", cfgs)
+	}
+	if m := testutil.ReadMarker(t, f.mc, "nr", "x"); m != nil {
+		t.Errorf("x's marker = %+v, want gone", m)
+	}
+	if recs := testutil.ReadAudit(t, f.mc, "nr", "x", "excl"); len(recs) != 1 || recs[0].Outcome != store.OutcomeRemoved {
+		t.Errorf("audit of x = %+v, want one removed record", recs)
+	}
+	if v, _ := f.rc.Get(ctx, "Thred:1").Result(); v != "running" {
+		t.Errorf("Thred:1 = %q, want untouched", v)
+	}
+}

@@ -20,6 +20,7 @@ const (
 	OutcomeRolledBack  Outcome = "rolled-back" // restored from snapshots by a rollback
 	OutcomeReset       Outcome = "reset"       // reset only (the reset command), its marker deleted
 	OutcomeRepaired    Outcome = "repaired"    // current, but the live data had drifted: applied again (--verify)
+	OutcomeRemoved     Outcome = "removed"     // another profile's, removed by run --exclusive
 )
 
 // Sources of a marker: what wrote it.

@@ -26,6 +26,7 @@ type runCmd struct {
 	lockFlags
 
 	Force         bool          `help:"Re-apply profiles even when their markers match." env:"BOOTSTRAP_FORCE"`
+	Exclusive     bool          `help:"Make these profiles the only ones applied in their databases: remove what other profiles' markers there say they wrote (snapshotted first), and those markers." env:"BOOTSTRAP_EXCLUSIVE"`
 	Verify        bool          `help:"Compare the live documents and keys of current profiles with what they write, and apply again (outcome repaired) those that drifted." env:"BOOTSTRAP_VERIFY"`
 	Reset         bool          `help:"Run each profile's reset before applying it: what its reset: section names; for a srvthreds-form profile the legacy wipe." env:"BOOTSTRAP_RESET"`
 	DryRun        bool          `help:"Show the plan and write nothing (same as plan)." env:"BOOTSTRAP_DRY_RUN"`
@@ -91,7 +92,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version,
-		Force: c.Force, Reset: c.Reset, Verify: c.Verify, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
+		Force: c.Force, Reset: c.Reset, Verify: c.Verify, Exclusive: c.Exclusive, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
 		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
 		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io), OnLease: sd.held,
 	})
