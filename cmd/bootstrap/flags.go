@@ -146,6 +146,9 @@ func insecureIsUsage(err error) error {
 }
 
 func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (redis.UniversalClient, error) {
+	if err := f.connTLSFlags.Validate(); err != nil { // kong does not call an embedded struct's hook
+		return nil, usageError{err}
+	}
 	cfg, err := conn.ResolveRedis(f.RedisURL, f.env(io))
 	if err != nil {
 		return nil, err
