@@ -63,9 +63,7 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, urlError(cfg.URL, err)
 		}
-		o.Password = cmpOr(o.Password, cfg.Password)
-		o.TLSConfig = tlsFor(o.TLSConfig, tc)
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisDialTimeout, redisIOTimeout, redisIOTimeout
+		shared{&o.Password, &o.TLSConfig, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled}.set(cfg, tc)
 		return redis.NewClusterClient(o), nil
 	case TopologySentinel:
 		o, err := redis.ParseFailoverURL(raw)
@@ -73,9 +71,7 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 			return nil, urlError(cfg.URL, err)
 		}
 		o.MasterName = cfg.SentinelMaster
-		o.Password = cmpOr(o.Password, cfg.Password)
-		o.TLSConfig = tlsFor(o.TLSConfig, tc)
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisDialTimeout, redisIOTimeout, redisIOTimeout
+		shared{&o.Password, &o.TLSConfig, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled}.set(cfg, tc)
 		o.MaxRetries = 1
 		return redis.NewFailoverClient(o), nil
 	}
@@ -86,11 +82,28 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, urlError(cfg.URL, err)
 	}
-	o.Password = cmpOr(o.Password, cfg.Password)
-	o.TLSConfig = tlsFor(o.TLSConfig, tc)
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisDialTimeout, redisIOTimeout, redisIOTimeout
+	shared{&o.Password, &o.TLSConfig, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.ContextTimeoutEnabled}.set(cfg, tc)
 	o.MaxRetries = 1
 	return redis.NewClient(o), nil
+}
+
+// shared points at the settings that the options of every topology
+// (redis.Options, ClusterOptions, FailoverOptions) have, each its own type.
+type shared struct {
+	password              *string
+	tls                   **tls.Config
+	dial, read, write     *time.Duration
+	contextTimeoutEnabled *bool
+}
+
+// set applies cfg's password (when the URL has none), the TLS settings, the
+// timeouts, and makes a command's context deadline (a renewal's, the
+// lease's) bound it.
+func (s shared) set(cfg RedisConfig, tc *tls.Config) {
+	*s.password = cmpOr(*s.password, cfg.Password)
+	*s.tls = tlsFor(*s.tls, tc)
+	*s.dial, *s.read, *s.write = redisDialTimeout, redisIOTimeout, redisIOTimeout
+	*s.contextTimeoutEnabled = true
 }
 
 // tlsFor returns the TLS configuration to use: ours when TLS is wanted,

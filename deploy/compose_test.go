@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,6 +23,7 @@ type compose struct {
 type composeService struct {
 	Image       string                       `yaml:"image"`
 	Restart     string                       `yaml:"restart"`
+	StopGrace   string                       `yaml:"stop_grace_period"`
 	Command     []string                     `yaml:"command"`
 	Environment map[string]string            `yaml:"environment"`
 	DependsOn   map[string]composeDependency `yaml:"depends_on"`
@@ -174,5 +176,28 @@ func TestComposeServicesWaitForBootstrap(t *testing.T) {
 	}
 	if _, ok := c.Services["engine"].DependsOn["srvthreds-bootstrap"]; !ok {
 		t.Error("engine: does not depend on srvthreds-bootstrap")
+	}
+}
+
+// The runner's stop grace is above --shutdown-grace (its default, unless
+// the service sets BOOTSTRAP_SHUTDOWN_GRACE), so that a stop lets it clean
+// up and exit on its own before the SIGKILL.
+func TestCompose_stop_grace_above_shutdown_grace(t *testing.T) {
+	c, _ := loadCompose(t)
+	s, ok := c.Services["srvthreds-bootstrap"]
+	if !ok {
+		t.Fatal("no srvthreds-bootstrap service")
+	}
+	grace := defaultShutdownGrace
+	if v, ok := s.Environment["BOOTSTRAP_SHUTDOWN_GRACE"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("BOOTSTRAP_SHUTDOWN_GRACE %q: %v", v, err)
+		}
+		grace = d
+	}
+	stop, err := time.ParseDuration(s.StopGrace)
+	if err != nil || stop <= grace {
+		t.Errorf("stop_grace_period: got %q, want more than --shutdown-grace (%s)", s.StopGrace, grace)
 	}
 }

@@ -57,7 +57,7 @@ func newMetrics(s *State) *stateMetrics {
 		documents: newFamily("bootstrap_documents_written_total", "counter",
 			"Documents and keys written."),
 		outcomes: newFamily("bootstrap_profile_outcomes_total", "counter",
-			"Profile outcomes: applied, skipped, failed, interrupted."),
+			"Profile outcomes: applied, skipped, failed, interrupted, repaired, removed, reset, rolled-back."),
 		stepErrors: newFamily("bootstrap_step_errors_total", "counter",
 			"Steps that ended with an error."),
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/srvthreds/bootstrap/internal/panics"
 )
 
 // NewHandler returns the health endpoints of s:
@@ -91,6 +93,7 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer panics.Recover(log, "health server", nil)
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			log.Error("health server stopped", "addr", ln.Addr().String(), "error", err)
 		}

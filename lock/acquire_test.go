@@ -3,11 +3,17 @@ package lock
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestTryAcquire(t *testing.T) {
@@ -213,7 +219,7 @@ func TestAcquireBacksOff(t *testing.T) {
 	})
 }
 
-func TestAcquireStopsOnRedisError(t *testing.T) {
+func TestAcquireStopsOnAPermanentRedisError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var calls int
 		f := &fakeRedis{answer: func(fakeCall) (any, error) {
@@ -221,20 +227,113 @@ func TestAcquireStopsOnRedisError(t *testing.T) {
 			if calls < 3 {
 				return heldReply(), nil
 			}
-			return nil, errors.New("connection reset")
+			return nil, replyError("NOPERM this user has no permissions to run the 'eval' command")
 		}}
 		l, err := New(f, "x", nil)
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
 		_, err = l.Acquire(t.Context())
-		if err == nil || errors.Is(err, ErrNotAcquired) || !strings.Contains(err.Error(), "connection reset") {
+		if err == nil || errors.Is(err, ErrNotAcquired) || !strings.Contains(err.Error(), "NOPERM") {
 			t.Errorf("Acquire: got %v, want the Redis error, not ErrNotAcquired", err)
 		}
 		if got, want := calls, 3; got != want {
 			t.Errorf("%d attempts, want %d", got, want)
 		}
 	})
+}
+
+// transientErrors are Redis errors that Acquire retries.
+var transientErrors = []struct {
+	name string
+	err  error
+}{
+	{"connection_refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}},
+	{"connection_reset", syscall.ECONNRESET},
+	{"timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}},
+	{"eof", io.EOF},
+	{"loading", replyError("LOADING Redis is loading the dataset in memory")},
+	{"readonly", replyError("READONLY You can't write against a read only replica.")},
+	{"clusterdown", replyError("CLUSTERDOWN The cluster is down")},
+	{"pool_timeout", redis.ErrPoolTimeout},
+}
+
+func TestAcquireRetriesTransientRedisErrors(t *testing.T) {
+	for _, tt := range transientErrors {
+		t.Run(tt.name+"_then_acquired", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls int
+				var retries []error
+				f := &fakeRedis{answer: func(fakeCall) (any, error) {
+					calls++
+					if calls <= 3 {
+						return nil, tt.err
+					}
+					return []any{int64(1), int64(7)}, nil
+				}}
+				l, err := New(f, "x", &Options{
+					WaitLogEvery: time.Nanosecond,
+					OnRetry:      func(err error, _ time.Duration) { retries = append(retries, err) },
+				})
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				lease, err := l.Acquire(t.Context())
+				if err != nil {
+					t.Fatalf("Acquire: %v, want the lock after the Redis errors", err)
+				}
+				if got, want := lease.Fence(), int64(7); got != want {
+					t.Errorf("fence %d, want %d", got, want)
+				}
+				if got, want := len(retries), 3; got != want {
+					t.Errorf("OnRetry called %d times, want %d", got, want)
+				}
+			})
+		})
+	}
+}
+
+func TestAcquireRetriesTransientRedisErrorsUntilTheWaitEnds(t *testing.T) {
+	for _, tt := range transientErrors {
+		t.Run(tt.name+"_until_the_wait_ends", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls int
+				f := &fakeRedis{answer: func(fakeCall) (any, error) {
+					calls++
+					if calls == 1 {
+						return heldReply(), nil
+					}
+					return nil, tt.err
+				}}
+				var retried []time.Duration
+				l, err := New(f, "x", &Options{RetryMin: time.Second, RetryMax: time.Second,
+					OnRetry: func(_ error, waited time.Duration) { retried = append(retried, waited) }})
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				start := time.Now()
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				_, err = l.Acquire(ctx)
+				if !errors.Is(err, ErrNotAcquired) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Acquire: got %v, want ErrNotAcquired when the wait ends", err)
+				}
+				if got, want := time.Since(start), 10*time.Second; got != want {
+					t.Errorf("gave up after %s, want %s (the wait)", got, want)
+				}
+				if !strings.Contains(err.Error(), "last Redis error: ") || !strings.Contains(err.Error(), "run-other") {
+					t.Errorf("Acquire: %q, want the last holder and the last Redis error named", err)
+				}
+				if calls < 5 {
+					t.Errorf("%d attempts, want the errors retried until the wait ends", calls)
+				}
+				// At the first error after the holder, then every WaitLogEvery (5s).
+				if len(retried) != 2 || retried[0] != time.Second || retried[1] != 6*time.Second {
+					t.Errorf("OnRetry at %v, want [1s 6s]", retried)
+				}
+			})
+		})
+	}
 }
 
 func TestAcquireCancelled(t *testing.T) {
@@ -437,3 +536,10 @@ func TestAcquireRetriesWhenTheLeaseRunsOut(t *testing.T) {
 		}
 	})
 }
+
+// replyError is an error reply of Redis, as the client returns it.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+func (e replyError) RedisError() {}

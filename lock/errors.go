@@ -24,6 +24,11 @@ type NotAcquiredError struct {
 	// Holder is the holder seen at the last attempt. It is nil only when
 	// Acquire gave up before any attempt completed.
 	Holder *Holder
+	// LastErr is the Redis error of Acquire's last attempt, when that
+	// attempt failed with a transient error rather than finding a holder
+	// (Redis was unreachable as the wait ended). It is named in Error but
+	// not unwrapped: the wait, not Redis, is what failed.
+	LastErr error
 	// Err is why Acquire stopped waiting (the cause of its context's end);
 	// nil from TryAcquire.
 	Err error
@@ -36,6 +41,9 @@ func (e *NotAcquiredError) Error() string {
 	if e.Holder != nil {
 		b.WriteString(": held by ")
 		b.WriteString(e.Holder.String())
+	}
+	if e.LastErr != nil {
+		fmt.Fprintf(&b, ": last Redis error: %v", e.LastErr)
 	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)

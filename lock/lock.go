@@ -141,12 +141,17 @@ func (l *Locker) TryAcquire(ctx context.Context) (*Lease, error) {
 // to RetryMax) while another holds it and calling Options.OnWait as it
 // waits, until ctx is done: ctx carries the longest wait. It then returns a
 // *NotAcquiredError (errors.Is ErrNotAcquired, and the context's error)
-// naming the last holder seen. A Redis error ends the wait at once and is
-// returned wrapped, unless ctx ended it.
+// naming the last holder seen and, when the last attempt failed with one,
+// the last Redis error. A transient Redis error (connection refused or
+// reset, a timeout, LOADING, READONLY, CLUSTERDOWN, TRYAGAIN, MASTERDOWN)
+// is retried with the same backoff until ctx is done; any other Redis error
+// ends the wait at once and is returned wrapped.
 func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 	start := l.opts.Now()
 	var last *Holder
+	var lastErr error
 	var lastWait time.Time
+	notified := false // whether the last call was OnRetry (an error)
 	for n := 0; ; n++ {
 		lease, err := l.TryAcquire(ctx)
 		if err == nil {
@@ -155,18 +160,22 @@ func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 		var na *NotAcquiredError
 		switch {
 		case errors.As(err, &na):
-			last = na.Holder
+			last, lastErr = na.Holder, nil
 		case ctx.Err() != nil:
-			return nil, &NotAcquiredError{Holder: last, Err: context.Cause(ctx)}
+			return nil, &NotAcquiredError{Holder: last, LastErr: lastErr, Err: context.Cause(ctx)}
+		case IsTransient(err):
+			lastErr = err
 		default:
 			return nil, err
 		}
-		if now := l.opts.Now(); l.opts.OnWait != nil && (n == 0 || now.Sub(lastWait) >= l.opts.WaitLogEvery) {
-			lastWait = now
-			l.opts.OnWait(last, now.Sub(start))
+		// At once when an error follows a holder or the other way round,
+		// else every WaitLogEvery.
+		if now := l.opts.Now(); n == 0 || notified != (lastErr != nil) || now.Sub(lastWait) >= l.opts.WaitLogEvery {
+			lastWait, notified = now, lastErr != nil
+			l.notify(last, lastErr, now.Sub(start))
 		}
 		delay := retryDelay(n, l.opts.RetryMin, l.opts.RetryMax, mathrand.Int64N)
-		if last != nil && last.TTL < delay {
+		if lastErr == nil && last != nil && last.TTL < delay {
 			// The holder's lease runs out before the backoff would: try
 			// again right after it (a killed holder blocks others for one
 			// ttl, not one ttl plus a backoff), with a little jitter so
@@ -177,9 +186,20 @@ func (l *Locker) Acquire(ctx context.Context) (*Lease, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &NotAcquiredError{Holder: last, Err: context.Cause(ctx)}
+			return nil, &NotAcquiredError{Holder: last, LastErr: lastErr, Err: context.Cause(ctx)}
 		case <-t.C:
 		}
+	}
+}
+
+// notify calls OnRetry with a transient Redis error, else OnWait with the
+// holder seen.
+func (l *Locker) notify(h *Holder, err error, waited time.Duration) {
+	switch {
+	case err != nil && l.opts.OnRetry != nil:
+		l.opts.OnRetry(err, waited)
+	case err == nil && h != nil && l.opts.OnWait != nil:
+		l.opts.OnWait(h, waited)
 	}
 }
 

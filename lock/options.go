@@ -40,7 +40,13 @@ type Options struct {
 	// with the holder seen and the time waited so far. It runs on Acquire's
 	// goroutine and should return quickly.
 	OnWait func(h *Holder, waited time.Duration)
-	// WaitLogEvery is the interval between OnWait calls. Default
+	// OnRetry, if set, is called by Acquire when an attempt failed with a
+	// transient Redis error that it will retry (see Acquire): at the first
+	// such error after a holder was seen (or at the first attempt), then at
+	// the pace of OnWait (the two share the interval), with the error and
+	// the time waited so far. It runs on Acquire's goroutine.
+	OnRetry func(err error, waited time.Duration)
+	// WaitLogEvery is the interval between OnWait (or OnRetry) calls. Default
 	// DefaultWaitLogEvery (5s).
 	WaitLogEvery time.Duration
 	// Now is the clock of the holder metadata and of OnWait's waited.

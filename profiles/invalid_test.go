@@ -263,7 +263,7 @@ func TestLoad_invalid(t *testing.T) {
 				`a/profile.yaml:2:64: steps[0].http.expect[2]: "x" is not an integer`,
 				`a/profile.yaml:2:77: steps[0].http.timeout: invalid duration "soon"; want e.g. 10s, 2m, 1h30m`,
 				`a/profile.yaml:2:92: steps[0].http.retries: -1 is out of range 0..100`,
-				`a/profile.yaml:3:17: steps[1].http.url: invalid URL "http://": no host`,
+				`a/profile.yaml:3:17: steps[1].http.url: invalid URL "http:": no host`,
 				`a/profile.yaml:3:37: steps[1].http.expect[0]: 0 is not an HTTP status code`,
 				`a/profile.yaml:4:37: steps[2].http.expect: empty; want a list of status codes`,
 				`a/profile.yaml:5:11: steps[3].http.url: required`,

@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"cmp"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,7 +62,7 @@ func (l *loader) documentsStep(src *source, n *yaml.Node, field string, s *Step)
 // headersFrom, bodyFile} and reads the body file.
 func (l *loader) httpStep(src *source, n *yaml.Node, field string) *HTTPStep {
 	c := src.ctx
-	m, ok := c.mapping(n, field, "method", "url", "expect", "timeout", "retries", "headers", "headersFrom", "bodyFile")
+	m, ok := c.mapping(n, field, "method", "url", "expect", "timeout", "retries", "headers", "headersFrom", "bodyFile", "safeParams")
 	if !ok {
 		return nil
 	}
@@ -124,7 +125,29 @@ func (l *loader) httpStep(src *source, n *yaml.Node, field string) *HTTPStep {
 			h.BodyFile, h.Body = rel, data
 		}
 	}
+	h.SafeParams = nameList(m, "safeParams", func(string) string { return "" })
 	return h
+}
+
+// nameList returns key's list of names, each checked by check (a message,
+// or "" when fine), reporting duplicates.
+func nameList(m ymap, key string, check func(string) string) []string {
+	names, nodes := m.strList(key)
+	var out []string
+	for i, name := range names {
+		field := index(m.sub(key), i)
+		switch msg := check(name); {
+		case name == "":
+			m.c.at(nodes[i].Line, nodes[i].Column, field, "must not be empty")
+		case msg != "":
+			m.c.at(nodes[i].Line, nodes[i].Column, field, "%s", msg)
+		case slices.Contains(out, name):
+			m.c.at(nodes[i].Line, nodes[i].Column, field, "%q is named twice", name)
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // expectList parses a non-empty list of HTTP status codes.
@@ -152,9 +175,9 @@ func expectList(c *fileCtx, n *yaml.Node, field string) []int {
 	return out
 }
 
-// execStep parses {command, timeout, env}.
+// execStep parses {command, timeout, env, passEnv, quiet}.
 func execStep(c *fileCtx, n *yaml.Node, field string) *ExecStep {
-	m, ok := c.mapping(n, field, "command", "timeout", "env")
+	m, ok := c.mapping(n, field, "command", "timeout", "env", "passEnv", "quiet")
 	if !ok {
 		return nil
 	}
@@ -173,6 +196,14 @@ func execStep(c *fileCtx, n *yaml.Node, field string) *ExecStep {
 		if msg := checkEnvName(name); msg != "" {
 			line, col := m.pos("env")
 			c.at(line, col, joinField(m.sub("env"), name), "%s", msg)
+		}
+	}
+	e.PassEnv = nameList(m, "passEnv", checkEnvName)
+	if v := m.vals["quiet"]; !isNull(v) {
+		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" {
+			c.at(v.Line, v.Column, m.sub("quiet"), "is %q; want true or false", v.Value)
+		} else {
+			e.Quiet = v.Value == "true" || v.Value == "True" || v.Value == "TRUE"
 		}
 	}
 	return e

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/srvthreds/bootstrap/internal/redact"
 )
 
 // Summary describes in one line what the step would write, for `plan`:
@@ -45,9 +47,9 @@ func (s Step) Summary() string {
 		return fmt.Sprintf("redis: %s (%s)", plural(len(s.Redis.Keys), "key"), s.Redis.File)
 	case s.HTTP != nil:
 		h := s.HTTP
-		u := h.URL
-		if p, err := url.Parse(u); err == nil {
-			u = p.Redacted()
+		u := redact.Unparseable
+		if p, err := url.Parse(h.URL); err == nil {
+			u = redact.URL(p, h.SafeParams)
 		}
 		codes := make([]string, len(h.Expect))
 		for i, c := range h.Expect {

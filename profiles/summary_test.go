@@ -40,7 +40,7 @@ func TestStep_Summary_hides_secrets(t *testing.T) {
 		{
 			name: "url_password",
 			step: profiles.Step{Kind: profiles.KindHTTP, HTTP: &profiles.HTTPStep{Method: "GET", URL: "http://u:pw@h/x", Expect: []int{200}}},
-			want: "http: GET http://u:xxxxx@h/x expect 200",
+			want: "http: GET http://u:***@h/x expect 200",
 		},
 		{
 			name: "exec_quotes_arguments",

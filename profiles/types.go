@@ -217,6 +217,10 @@ type HTTPStep struct {
 	HeadersFrom map[string]SecretSource // header name -> secret, read at apply time
 	Body        []byte                  // from body file, hashed
 	BodyFile    string
+	// SafeParams names the query parameters that may be shown with their
+	// values in logs, plans and audit records; every other parameter is
+	// dropped from what is shown (a query may carry a token).
+	SafeParams []string
 }
 
 // SecretSource is an environment variable or a file path.
@@ -230,4 +234,10 @@ type ExecStep struct {
 	Command []string
 	Timeout time.Duration // default 5m
 	Env     map[string]string
+	// PassEnv names variables of the runner's environment passed to the
+	// command, besides the allow-list (PATH, HOME, TZ, LANG, LC_ALL,
+	// SSL_CERT_FILE, SSL_CERT_DIR, TMPDIR); nothing else is inherited.
+	PassEnv []string
+	// Quiet logs only how many lines the command wrote, not the lines.
+	Quiet bool
 }

@@ -1,12 +1,15 @@
 package profiles
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/srvthreds/bootstrap/internal/redact"
 )
 
 // checkName returns why name cannot be a profile name, or "". A profile
@@ -115,14 +118,19 @@ func checkURL(u string) string {
 	if u == "" {
 		return "must not be empty"
 	}
+	// The messages never quote the URL as written: it may hold a password
+	// or a token.
 	p, err := url.Parse(u)
+	var ue *url.Error
 	switch {
+	case errors.As(err, &ue):
+		return fmt.Sprintf("invalid URL: %v", ue.Err) // url.Error quotes the URL
 	case err != nil:
-		return fmt.Sprintf("invalid URL: %v", err)
+		return "invalid URL"
 	case p.Scheme != "http" && p.Scheme != "https":
-		return fmt.Sprintf("invalid URL %q: want an http:// or https:// URL", u)
+		return fmt.Sprintf("invalid URL %q: want an http:// or https:// URL", redact.URL(p, nil))
 	case p.Host == "":
-		return fmt.Sprintf("invalid URL %q: no host", u)
+		return fmt.Sprintf("invalid URL %q: no host", redact.URL(p, nil))
 	}
 	return ""
 }

@@ -20,13 +20,16 @@ func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	if err := r.checkKeys(ctx, set); err != nil {
 		return res, err
 	}
-	fast := !r.opts.Force && !r.opts.Reset && !r.opts.Verify
+	fast := !r.opts.Force && !r.opts.Reset && !r.opts.Verify && !r.opts.Exclusive
 	if fast && r.alreadyCurrent(ctx, set, res) {
 		return res, nil
 	}
 	err := r.underLock(ctx, "run", set.Profiles, fast, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
-		return a.applyAll(set, res)
+		if err := a.applyAll(set, res); err != nil || !r.opts.Exclusive {
+			return err
+		}
+		return a.exclusive(set, res)
 	})
 	if errors.Is(err, errAlreadyCurrent) && r.alreadyCurrent(ctx, set, res) {
 		return res, nil // while this run waited for the lock, another applied everything
@@ -102,29 +105,8 @@ func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *st
 			"version", p.Version)
 	}
 	pc.logStart(o.Force, reset != nil)
-	if reset != nil {
-		pr.Steps = append(pr.Steps, *reset)
-		pc.prev = nil // what the previous version cached is gone
-	}
-	if pc.prev != nil {
-		if err := a.snapshot(pc); err != nil {
-			return a.fail(pc, snapshotStepName, err)
-		}
-	}
-	for _, s := range p.Steps {
-		rec, err := a.applyStep(pc, s)
-		pr.Steps = append(pr.Steps, rec)
-		if err != nil {
-			return a.fail(pc, s.Name(), err)
-		}
-	}
-	pr.Duration = o.Now().Sub(pc.start)
-	m := a.marker(p, pr.Duration, pr.Steps)
-	if err := a.putMarker(p.Database, m); err != nil {
-		return a.fail(pc, "marker", err)
-	}
-	if err := a.putRedisRecord(p, m); err != nil {
-		return a.fail(pc, "marker", err)
+	if err := a.applyVersion(pc, reset); err != nil {
+		return err
 	}
 	a.pruneSnapshots(pc)
 	pr.Outcome = store.OutcomeApplied
@@ -180,7 +162,7 @@ func (a *attempt) putMarker(db string, m *store.Marker) error {
 	if err := g.Err(); err != nil {
 		return err
 	}
-	if err := a.lease.Refresh(g); err != nil {
+	if err := a.refreshForMarker(); err != nil {
 		if errors.Is(err, lock.ErrLost) {
 			err = fmt.Errorf("%w: %w", ErrLockLost, err)
 			g.cancel(err)
@@ -194,6 +176,61 @@ func (a *attempt) putMarker(db string, m *store.Marker) error {
 			g.cancel(err)
 		}
 		return err
+	}
+	return nil
+}
+
+// applyVersion applies pc's profile at its version: after its reset (reset,
+// when the run reset it first), a snapshot of what it will overwrite or
+// remove, its steps, the removal of what the previous version wrote and
+// this one no longer writes, then its records, which say what it owns now.
+// An error is the one fail returned.
+func (a *attempt) applyVersion(pc *profileRun, reset *store.StepRecord) error {
+	p, pr := pc.p, pc.pr
+	if reset != nil {
+		pr.Steps = append(pr.Steps, *reset)
+		pc.prev = nil // what the previous version wrote is gone
+	}
+	names, ws, err := a.r.writesOf(p, pc.prev)
+	var owned *store.Owned
+	if err == nil {
+		owned, err = step.OwnedOf(ws)
+	}
+	if err != nil {
+		return a.fail(pc, "plan", err)
+	}
+	var prune *step.Writes
+	if pc.prev != nil {
+		prune = step.PruneWrites(pc.prev.Owned, owned)
+		if err := a.snapshot(pc, append(names, step.PruneName), append(ws, prune)); err != nil {
+			return a.fail(pc, snapshotStepName, err)
+		}
+	}
+	for _, s := range p.Steps {
+		rec, err := a.applyStep(pc, s)
+		pr.Steps = append(pr.Steps, rec)
+		if err != nil {
+			return a.fail(pc, s.Name(), err)
+		}
+	}
+	if prune != nil {
+		env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.PruneName))
+		a.begins(p.Name + "/" + step.PruneName)
+		rec, err := step.Prune(a.g, env, prune)
+		pr.Steps = append(pr.Steps, rec)
+		if err != nil {
+			return a.fail(pc, step.PruneName, err)
+		}
+		pc.log.Info("removed what the previous version wrote and this one does not", "removed", rec.Removed)
+	}
+	pr.Duration = a.r.opts.Now().Sub(pc.start)
+	m := a.marker(p, pr.Duration, pr.Steps)
+	m.Owned = owned
+	if err := a.putMarker(p.Database, m); err != nil {
+		return a.fail(pc, "marker", err)
+	}
+	if err := a.putRedisRecord(p, m); err != nil {
+		return a.fail(pc, "marker", err)
 	}
 	return nil
 }

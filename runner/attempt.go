@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
@@ -67,9 +69,9 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	if err == nil {
 		a.log = a.log.With("fence", a.lease.Fence())
 		if r.opts.StallTimeout > 0 {
-			go r.watchdog(a.g, a.current)
+			go a.watch()
 		}
-		err = w(a)
+		err = a.do(w)
 	}
 	a.end()
 	outcome := "ok"
@@ -97,9 +99,32 @@ func (r *Runner) begin(ctx context.Context, log *slog.Logger, profs []*profiles.
 		}
 		return nil, err
 	}
+	if err := r.reconfirm(ctx, lease, log); err != nil {
+		r.releaseLock(ctx, lease, log)
+		return nil, err
+	}
 	a := &attempt{r: r, lease: lease, log: log, parent: ctx}
 	a.guard()
 	return a, nil
+}
+
+// reconfirm renews a lease whose acquisition took so long (a client that
+// first reloaded a Cluster's slots, say) that its validity, counted from
+// before the request, has already run out: the lock may still be ours, and
+// compare-and-extend tells atomically. A lease found lost is ErrLockLost.
+func (r *Runner) reconfirm(ctx context.Context, lease *lock.Lease, log *slog.Logger) error {
+	ttl := r.locker.TTL()
+	if time.Since(lease.Confirmed()) < ttl*2/3 {
+		return nil
+	}
+	log.Warn("the lock's acquisition took longer than its validity; confirming it", "lock", r.locker.Name(),
+		"since_request_ms", time.Since(lease.Confirmed()).Milliseconds())
+	rctx, cancel := context.WithTimeout(ctx, ttl/3)
+	defer cancel()
+	if err := lease.Refresh(rctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrLockLost, err)
+	}
+	return nil
 }
 
 // guard starts the lease guard and its renewal loop for a.lease.
@@ -108,6 +133,7 @@ func (a *attempt) guard() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer panics.Recover(a.log, "lock renewal", g.cancel)
 		a.r.renew(g, a.lease, a.log)
 	}()
 	a.g = g
@@ -160,6 +186,9 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, er
 			return nil, context.Cause(ctx) // interrupted or run timeout while waiting
 		}
 		return nil, fmt.Errorf("lock %s not acquired within %s: %w", r.locker.Name(), r.opts.LockWait, err)
+	}
+	if r.opts.OnLease != nil {
+		r.opts.OnLease(lease)
 	}
 	h := lease.Holder()
 	r.rep.SetLock(true, lease.Fence(), h.RunID+"@"+h.Host)

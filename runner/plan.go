@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
@@ -31,7 +32,10 @@ type PlanEntry struct {
 	PrevVersion string   `json:"prevVersion,omitempty"`
 	Steps       []string `json:"steps"`
 	Reset       []string `json:"reset,omitempty"` // what --reset would drop
-	Warnings    []string `json:"warnings,omitempty"`
+	// Delete is what a re-apply would remove: what the previous version
+	// wrote and this one no longer writes.
+	Delete   []string `json:"delete,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 	// Diff compares, for a re-apply, what each document-writing step would
 	// write with what is stored.
 	Diff []StepDiff `json:"diff,omitempty"`
@@ -108,6 +112,11 @@ func Plan(ctx context.Context, recs *Records, set *profiles.Set, o PlanOptions) 
 			if e.Diff, err = planDiff(ctx, recs.Mongo, p); err != nil {
 				return out, err
 			}
+			if e.Reset == nil {
+				if e.Delete, err = planDelete(p, m); err != nil {
+					return out, err
+				}
+			}
 		}
 		out = append(out, e)
 	}
@@ -134,6 +143,42 @@ func planDiff(ctx context.Context, st *store.Store, p *profiles.Profile) ([]Step
 			}
 			out = append(out, d)
 		}
+	}
+	return out, nil
+}
+
+// planDelete describes what a re-apply of p over m would remove.
+func planDelete(p *profiles.Profile, m *store.Marker) ([]string, error) {
+	r := &Runner{opts: Options{Now: time.Now}}
+	_, ws, err := r.writesOf(p, m)
+	if err != nil {
+		return nil, err
+	}
+	owned, err := step.OwnedOf(ws)
+	if err != nil {
+		return nil, err
+	}
+	w := step.PruneWrites(m.Owned, owned)
+	if w == nil {
+		return nil, nil
+	}
+	var out []string
+	for _, ds := range w.Docs {
+		out = append(out, fmt.Sprintf("delete %d documents of %s.%s", len(ds.Docs), ds.DB, ds.Coll))
+	}
+	keys, members := 0, 0
+	for _, rw := range w.Redis {
+		if rw.Key != "" {
+			keys++
+		} else {
+			members++
+		}
+	}
+	if keys > 0 {
+		out = append(out, fmt.Sprintf("delete %d redis keys", keys))
+	}
+	if members > 0 {
+		out = append(out, fmt.Sprintf("remove %d members from redis sets", members))
 	}
 	return out, nil
 }

@@ -69,7 +69,11 @@ type Options struct {
 	// Verify compares the live documents and keys of current profiles with
 	// what they write, and applies again (outcome repaired) those that
 	// drifted.
-	Verify    bool
+	Verify bool
+	// Exclusive makes the profiles run the only ones applied in the
+	// databases they use: what other profiles' markers there say they
+	// wrote is removed (snapshotted first), and those markers with it.
+	Exclusive bool
 	Reset     bool // drop what each profile's reset: section names, then apply
 	BatchSize int  // default mongox.DefaultBatchSize (50): FerretDB hangs on 100 statements that change documents
 
@@ -85,6 +89,11 @@ type Options struct {
 	Reporter Reporter     // default: a health.State served nowhere
 	Now      func() time.Time
 	Env      Env // password and header secrets
+	// OnLease, if set, is called with every lease the run takes, as soon
+	// as it is taken: a process forced to exit at once (a second signal)
+	// can release it on its way out. Releasing it ends the run's work
+	// under the lock.
+	OnLease func(*lock.Lease)
 }
 
 // Env looks up environment variables and reads secret files (conn.Env).

@@ -46,17 +46,16 @@ func (r *Runner) writesOf(p *profiles.Profile, prev *store.Marker) (names []stri
 // partial writes since have changed. A snapshot over the limit is skipped
 // with a note in the profile's record. Nothing is taken with KeepVersions
 // negative.
-func (a *attempt) snapshot(pc *profileRun) error {
+func (a *attempt) snapshot(pc *profileRun, names []string, ws []*step.Writes) error {
 	r, p, prev := a.r, pc.p, pc.prev
 	if r.opts.keepVersions() == 0 {
 		return nil
 	}
 	log := pc.log.With("step", snapshotStepName)
-	names, ws, err := r.writesOf(p, prev)
-	var targets *snapshot.Targets
-	if err == nil {
-		targets, err = snapshot.TargetsOf(names, ws)
+	if n := len(ws); n > 0 && ws[n-1] == nil { // nothing to prune
+		names, ws = names[:n-1], ws[:n-1]
 	}
+	targets, err := snapshot.TargetsOf(names, ws)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}

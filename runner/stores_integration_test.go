@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -307,4 +309,138 @@ func outcomeOf(res *runner.Result, profile string) store.Outcome {
 		}
 	}
 	return ""
+}
+
+// TestRun_reapply_removes_what_the_profile_no_longer_writes: v1 writes
+// patterns p1, p2 (active), configs c1, c2 and users u1, u2; v2 drops p2, c2
+// and u2: after v2 they are gone from MongoDB and from the pattern cache
+// (plan names the deletions first), and a rollback to v1 brings them back.
+func TestRun_reapply_removes_what_the_profile_no_longer_writes(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	v1 := fstest.MapFS{
+		"own/profile.yaml":       file("database: nr\nsteps:\n  - configs: {dir: run-config}\n  - patterns: {dir: patterns}\n  - users: {file: users.yaml}\n"),
+		"own/run-config/c1.json": file(`{"c": 1}`),
+		"own/run-config/c2.json": file(`{"c": 2}`),
+		"own/patterns/p1.json":   file(`{"id": "p1", "meta": {"active": true}}`),
+		"own/patterns/p2.json":   file(`{"id": "p2", "meta": {"active": true}}`),
+		"own/users.yaml":         file("- {id: u1, password: pw-one-1}\n- {id: u2, password: pw-two-2}\n"),
+	}
+	v2 := maps.Clone(v1)
+	delete(v2, "own/run-config/c2.json")
+	delete(v2, "own/patterns/p2.json")
+	v2["own/users.yaml"] = file("- {id: u1, password: pw-one-1}\n")
+	env := runner.Env{Getenv: func(k string) string {
+		if k == "BCRYPT_SALT_ROUNDS" {
+			return "4"
+		}
+		return ""
+	}}
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, loadSet(t, v1, "own")); err != nil {
+		t.Fatal(err)
+	}
+	gone := func(want bool) {
+		t.Helper()
+		for coll, id := range map[string]string{"Config": "c2", "PatternModel": "p2", "User": "u2"} {
+			n, err := f.mc.Database("nr").Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (n == 0) != want {
+				t.Errorf("nr.%s %s: %d documents, want gone: %v", coll, id, n, want)
+			}
+		}
+		n, _ := f.rc.Exists(ctx, "Pattern:p2").Result()
+		member, _ := f.rc.SIsMember(ctx, "IDX:Pattern", "p2").Result()
+		if (n == 0) != want || member == want {
+			t.Errorf("Pattern:p2 exists %d, IDX:Pattern has p2 %v; want gone: %v", n, member, want)
+		}
+	}
+	gone(false)
+	entries, err := runner.Plan(ctx, runner.NewRecords(store.New(f.mc), f.rc), loadSet(t, v2, "own"), runner.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(entries[0].Delete, "; "); !strings.Contains(got, "nr.Config") || !strings.Contains(got, "nr.User") || !strings.Contains(got, "redis keys") {
+		t.Errorf("plan deletes %q, want Config, User and redis keys named", got)
+	}
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, loadSet(t, v2, "own")); err != nil {
+		t.Fatal(err)
+	}
+	gone(true)
+	for coll, id := range map[string]string{"Config": "c1", "PatternModel": "p1", "User": "u1"} {
+		if n, _ := f.mc.Database("nr").Collection(coll).CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}); n != 1 {
+			t.Errorf("nr.%s %s: %d documents, want kept", coll, id, n)
+		}
+	}
+	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Rollback(ctx, loadSet(t, v2, "own").Get("own"), ""); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	gone(false)
+}
+
+// TestRun_exclusive_removes_other_profiles: X (patterns a, b; configs k1,
+// k2) then `run --exclusive -p Y` (pattern c; config k1): IDX:Pattern is
+// {c}, Config holds only k1 with Y's content, X's marker is gone and an
+// audit record says so, and a run-time key no profile wrote is untouched.
+func TestRun_exclusive_removes_other_profiles(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	ctx := t.Context()
+	fsys := fstest.MapFS{
+		"x/run-config/k1.json": file(`{"from": "x"}`),
+		"x/run-config/k2.json": file(`{"from": "x"}`),
+		"x/patterns/a.json":    file(`{"id": "a", "meta": {"active": true}}`),
+		"x/patterns/b.json":    file(`{"id": "b", "meta": {"active": true}}`),
+		"y/run-config/k1.json": file(`{"from": "y"}`),
+		"y/patterns/c.json":    file(`{"id": "c", "meta": {"active": true}}`),
+	}
+	if _, err := newRunner(t, f, run{}).Run(ctx, loadSet(t, fsys, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rc.Set(ctx, "Thred:1", "running", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "excl", Exclusive: true}}).Run(ctx, loadSet(t, fsys, "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomeOf(res, "x"); got != store.OutcomeRemoved {
+		t.Errorf("x: %s, want removed", got)
+	}
+	ids, _ := f.rc.SMembers(ctx, "IDX:Pattern").Result()
+	if !slices.Equal(ids, []string{"c"}) {
+		t.Errorf("IDX:Pattern = %v, want [c]", ids)
+	}
+	for _, k := range []string{"Pattern:a", "Pattern:b"} {
+		if n, _ := f.rc.Exists(ctx, k).Result(); n != 0 {
+			t.Errorf("%s left behind", k)
+		}
+	}
+	cur, err := f.mc.Database("nr").Collection("Config").Find(ctx, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfgs []struct {
+		ID     string `bson:"_id"`
+		Config struct {
+			From string `bson:"from"`
+		} `bson:"config"`
+	}
+	if err := cur.All(ctx, &cfgs); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfgs) != 1 || cfgs[0].ID != "k1" || cfgs[0].Config.From != "y" {
+		t.Errorf("Config = %+v, want only k1 with y's content", cfgs)
+	}
+	if m := testutil.ReadMarker(t, f.mc, "nr", "x"); m != nil {
+		t.Errorf("x's marker = %+v, want gone", m)
+	}
+	if recs := testutil.ReadAudit(t, f.mc, "nr", "x", "excl"); len(recs) != 1 || recs[0].Outcome != store.OutcomeRemoved {
+		t.Errorf("audit of x = %+v, want one removed record", recs)
+	}
+	if v, _ := f.rc.Get(ctx, "Thred:1").Result(); v != "running" {
+		t.Errorf("Thred:1 = %q, want untouched", v)
+	}
 }

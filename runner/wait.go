@@ -19,7 +19,12 @@ type Waiter struct {
 	PollMin  time.Duration // first interval, default 250ms
 	PollMax  time.Duration // cap of the exponential backoff, default 5s
 	LogEvery time.Duration // how often to log what is awaited, default 10s
-	Log      *slog.Logger
+	// Unreachable, if positive: when every read of the markers fails for
+	// this long in a row, Wait returns an error matching
+	// conn.ErrUnreachable (exit 6) instead of waiting on (the connect
+	// timeout, in the command).
+	Unreachable time.Duration
+	Log         *slog.Logger
 }
 
 // Wait returns nil once every profile's marker matches its version, or the
@@ -45,10 +50,14 @@ func (w *Waiter) Wait(ctx context.Context, set *profiles.Set) error {
 	var lastLog time.Time
 	interval := pollMin
 	var pending []string
+	down := outage{limit: w.Unreachable}
 	for polls := 1; ; polls++ {
 		now, err := w.pending(ctx, set)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reading markers", "err", err)
+		}
+		if uerr := down.observe(ctx, err, time.Now()); uerr != nil {
+			return uerr
 		}
 		// A failed read (such as one cut short by the deadline) keeps what
 		// the last complete poll found pending.

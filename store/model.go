@@ -3,6 +3,8 @@ package store
 import (
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
@@ -18,6 +20,7 @@ const (
 	OutcomeRolledBack  Outcome = "rolled-back" // restored from snapshots by a rollback
 	OutcomeReset       Outcome = "reset"       // reset only (the reset command), its marker deleted
 	OutcomeRepaired    Outcome = "repaired"    // current, but the live data had drifted: applied again (--verify)
+	OutcomeRemoved     Outcome = "removed"     // another profile's, removed by run --exclusive
 )
 
 // Sources of a marker: what wrote it.
@@ -53,6 +56,10 @@ type Marker struct {
 	Source string `bson:"source,omitempty" json:"source,omitempty"`
 	// RolledBackFrom is the version a rollback replaced.
 	RolledBackFrom string `bson:"rolledBackFrom,omitempty" json:"rolledBackFrom,omitempty"`
+	// Owned is what this version of the profile wrote; nil on markers
+	// written before it was recorded.
+	Owned *Owned `bson:"owned,omitempty" json:"owned,omitempty"`
+
 	// RestoredFence is, on a rollback's marker, the fence of the run whose
 	// state the rollback restored; it links the marker to the snapshots of
 	// the versions before it.
@@ -99,4 +106,28 @@ type AuditRecord struct {
 	Host        string       `bson:"host" json:"host"`
 	Image       string       `bson:"image" json:"image"`
 	Steps       []StepRecord `bson:"steps,omitempty" json:"steps,omitempty"`
+}
+
+// Owned is what a profile's version wrote (SPEC §2.1: a profile owns what it
+// wrote): the next version removes what it no longer writes, and
+// --exclusive removes what other profiles own.
+type Owned struct {
+	Docs    []OwnedDocs   `bson:"docs,omitempty" json:"docs,omitempty"`
+	Keys    []string      `bson:"keys,omitempty" json:"keys,omitempty"`
+	Members []OwnedMember `bson:"members,omitempty" json:"members,omitempty"`
+}
+
+// OwnedDocs are documents of one collection, by the values of Field (or,
+// with Field empty, by the filters that match them).
+type OwnedDocs struct {
+	DB     string          `bson:"db" json:"db"`
+	Coll   string          `bson:"coll" json:"coll"`
+	Field  string          `bson:"field" json:"field"`
+	Values []bson.RawValue `bson:"values" json:"-"`
+}
+
+// OwnedMember is a member of a Redis set.
+type OwnedMember struct {
+	Set    string `bson:"set" json:"set"`
+	Member string `bson:"member" json:"member"`
 }

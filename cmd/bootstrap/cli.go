@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 
 	"github.com/alecthomas/kong"
 	"github.com/lmittmann/tint"
+	"github.com/srvthreds/bootstrap/internal/panics"
 )
 
 // cli is the command line (SPEC §3). `bootstrap -p A` without a command
@@ -149,13 +151,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintln(stderr, "bootstrap:", err)
 		return exitInternal
 	}
+	var log *slog.Logger
 	defer func() {
 		if r := recover(); r != nil {
-			ec, ok := r.(exitPanic)
-			if !ok {
-				panic(r)
+			code = recovered(r, log, stderr)
+			if _, kong := r.(exitPanic); !kong {
+				shutdownFrom(ctx).releaseHeld() // a panic under the lock: don't block the others for a ttl
 			}
-			code = int(ec)
 		}
 	}()
 	completeIfAsked(parser)
@@ -167,12 +169,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			kctx, err = parser.Parse(args)
 		}
 	}
+	if err == nil {
+		err = checkDurations(kctx)
+	}
 	if err != nil {
 		parser.Errorf("%s", err)
 		return exitUsage
 	}
 	logs := c.newLogSetup(kctx, stdout, stderr, getenv)
-	log := logs.logger()
+	log = logs.logger()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(log)
 	kctx.Bind(&buildInfo{Version: version, Commit: commit, Date: date})
@@ -184,6 +189,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	c.writeTermination(kctx, code, err, log)
 	return code
+}
+
+// recovered is the exit code of a panic that reached run: kong's exit
+// request, or a bug, logged with its stack (to a JSON logger on stderr when
+// the command's logger was not set up yet) and exit 1, retryable, like any
+// internal error.
+func recovered(r any, log *slog.Logger, stderr io.Writer) int {
+	if ec, ok := r.(exitPanic); ok {
+		return int(ec)
+	}
+	if log == nil {
+		log = newLogger(stderr, "json", "error", false)
+	}
+	err := &panics.Error{Where: "main", Value: r, Stack: debug.Stack()}
+	panics.Log(log, err)
+	log.Error("bootstrap failed", "exit_code", exitInternal, "err", err)
+	return exitInternal
 }
 
 // envResolver makes kong read env through getenv (so tests need not touch

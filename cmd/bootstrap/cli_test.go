@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/conn"
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -189,5 +190,34 @@ func TestLogger_redacts_secret_attributes(t *testing.T) {
 	log.Info("x", "password", "hunter2", "redis_password", "hunter3", "user", "bob")
 	if s := buf.String(); strings.Contains(s, "hunter") || !strings.Contains(s, "bob") {
 		t.Errorf("log line = %s", s)
+	}
+}
+
+func TestRun_panic_exits_1_with_its_stack(t *testing.T) {
+	var errw bytes.Buffer
+	code := func() (code int) {
+		defer func() {
+			if r := recover(); r != nil {
+				code = recovered(r, nil, &errw)
+			}
+		}()
+		var steps []string
+		return len(steps[len(steps)+1]) // the runtime panics: index out of range
+	}()
+	if got, want := code, exitInternal; got != want {
+		t.Errorf("exit = %d, want %d (retryable)", got, want)
+	}
+	for _, want := range []string{`"msg":"panic"`, "index out of range", "goroutine ", "cli_test.go"} {
+		if !strings.Contains(errw.String(), want) {
+			t.Errorf("stderr %s: want %q", errw.String(), want)
+		}
+	}
+}
+
+func TestExitCode_panic_is_1_even_as_a_step_error(t *testing.T) {
+	p := &panics.Error{Where: "watchdog", Value: "boom"}
+	err := &runner.StepError{Profile: "p", Step: "0:configs", Err: p}
+	if got, want := exitCode(err), exitInternal; got != want {
+		t.Errorf("exitCode(%v) = %d, want %d", err, got, want)
 	}
 }

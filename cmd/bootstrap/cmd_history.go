@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,6 +19,14 @@ type historyCmd struct {
 
 	Limit int `help:"Show at most this many records." default:"50" env:"BOOTSTRAP_LIMIT"`
 	outputFlag
+}
+
+// Validate refuses a negative --limit (0 shows every record).
+func (c *historyCmd) Validate() error {
+	if c.Limit < 0 {
+		return errors.New("--limit must be 0 or more")
+	}
+	return nil
 }
 
 // Run prints the audit records of the selected profiles' databases, newest

@@ -81,6 +81,9 @@ func (c *planCmd) print(io *stdio, plan []runner.PlanEntry) error {
 		for _, r := range e.Reset {
 			fmt.Fprintf(io.Out, "  reset: %s\n", r)
 		}
+		for _, d := range e.Delete {
+			fmt.Fprintf(io.Out, "  delete: %s (no longer in the profile)\n", d)
+		}
 		for i, s := range e.Steps {
 			fmt.Fprintf(io.Out, "  %d. %s\n", i+1, s)
 		}

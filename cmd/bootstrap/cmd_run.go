@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/srvthreds/bootstrap/health"
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // runCmd is `bootstrap run` (SPEC §1, §3).
@@ -22,6 +26,7 @@ type runCmd struct {
 	lockFlags
 
 	Force         bool          `help:"Re-apply profiles even when their markers match." env:"BOOTSTRAP_FORCE"`
+	Exclusive     bool          `help:"Make these profiles the only ones applied in their databases: remove what other profiles' markers there say they wrote (snapshotted first), and those markers." env:"BOOTSTRAP_EXCLUSIVE"`
 	Verify        bool          `help:"Compare the live documents and keys of current profiles with what they write, and apply again (outcome repaired) those that drifted." env:"BOOTSTRAP_VERIFY"`
 	Reset         bool          `help:"Run each profile's reset before applying it: what its reset: section names; for a srvthreds-form profile the legacy wipe." env:"BOOTSTRAP_RESET"`
 	DryRun        bool          `help:"Show the plan and write nothing (same as plan)." env:"BOOTSTRAP_DRY_RUN"`
@@ -58,27 +63,26 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	runID := runner.NewRunID()
 	runLog := log // the runner adds run_id to its own lines
 	log = log.With("run_id", runID)
+	sd := shutdownFrom(ctx)
+	sd.configure(c.ShutdownGrace, log)
 	state := health.NewState(&health.StateOptions{StallTimeout: c.StallTimeout})
 	stopHealth, err := health.Serve(ctx, c.HealthAddr, health.NewHandler(state), log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = stopHealth(sctx)
-	}()
+	var mc *mongo.Client
+	var rc redis.UniversalClient
+	defer func() { cleanup(ctx, sd, stopHealth, mc, rc) }()
 
 	names := make([]string, len(set.Profiles))
 	for i, p := range set.Profiles {
 		names[i] = p.Name
 	}
 	log.Info("run starting", "profiles", names, "version", bi.Version, "force", c.Force, "reset", c.Reset)
-	mc, rc, err := c.both(ctx, log, io, state.Heartbeat)
+	mc, rc, err = c.both(ctx, log, io, state.Heartbeat)
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, rc)
 	state.SetReady(true)
 
 	host := hostname()
@@ -88,9 +92,9 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	rn, err := runner.New(mc, rc, locker, &runner.Options{
 		RunID: runID, Host: host, Image: bi.Version,
-		Force: c.Force, Reset: c.Reset, Verify: c.Verify, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
+		Force: c.Force, Reset: c.Reset, Verify: c.Verify, Exclusive: c.Exclusive, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
 		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
-		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io),
+		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io), OnLease: sd.held,
 	})
 	if err != nil {
 		return err
@@ -107,4 +111,24 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		"failed", counts[store.OutcomeFailed], "interrupted", counts[store.OutcomeInterrupted],
 		"duration_ms", time.Since(t0).Milliseconds(), "ok", err == nil)
 	return err
+}
+
+// cleanup stops the health server and disconnects the clients (either may
+// be nil) at the same time, each bounded by a second (the server) or five
+// (the clients) and, after a signal, by the shutdown grace.
+func cleanup(ctx context.Context, sd *shutdown, stopHealth func(context.Context) error, mc *mongo.Client, rc redis.UniversalClient) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer panics.Recover(nil, "health stop", nil)
+		c, cancel := sd.cleanupContext(ctx, time.Second)
+		defer cancel()
+		_ = stopHealth(c)
+	})
+	wg.Go(func() {
+		defer panics.Recover(nil, "disconnect", nil)
+		c, cancel := sd.cleanupContext(ctx, disconnectTimeout)
+		defer cancel()
+		disconnectWithin(c, mc, rc)
+	})
+	wg.Wait()
 }

@@ -87,7 +87,7 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 		}
 		rep.Profiles = append(rep.Profiles, st)
 	}
-	locker, err := c.locker(rc, lock.Holder{}, nil)
+	locker, err := c.locker(rc, lock.Holder{}, nil, nil)
 	if err != nil {
 		return usageError{err}
 	}

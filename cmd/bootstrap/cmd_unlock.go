@@ -28,7 +28,7 @@ func (c *unlockCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io
 		return err
 	}
 	defer disconnect(ctx, mc, rc)
-	locker, err := c.locker(rc, lock.Holder{}, nil)
+	locker, err := c.locker(rc, lock.Holder{}, nil, nil)
 	if err != nil {
 		return usageError{err}
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
@@ -21,7 +23,7 @@ type waitCmd struct {
 	connFlags
 	outputFlag
 
-	Timeout  time.Duration `help:"Give up (exit 4) after this long." default:"5m" env:"BOOTSTRAP_WAIT_TIMEOUT"`
+	Timeout  time.Duration `help:"Give up (exit 4) after this long; exit 6 only when MongoDB stays unreachable for --connect-timeout before that." default:"5m" env:"BOOTSTRAP_WAIT_TIMEOUT"`
 	PollMax  time.Duration `help:"Cap of the polling backoff." default:"5s" env:"BOOTSTRAP_POLL_MAX"`
 	PollMin  time.Duration `help:"First polling interval." default:"250ms" env:"BOOTSTRAP_POLL_MIN" hidden:""`
 	LogEvery time.Duration `help:"How often to log what is still awaited." default:"10s" env:"BOOTSTRAP_LOG_EVERY" hidden:""`
@@ -68,9 +70,6 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout,
 		fmt.Errorf("%w after %s", runner.ErrWaitTimeout, c.Timeout))
 	defer cancel()
-	if c.ConnectTimeout > c.Timeout {
-		c.ConnectTimeout = c.Timeout
-	}
 	// Redis is read only for profiles that write there (their record in
 	// Redis must say they are current too).
 	var rc redis.UniversalClient
@@ -81,9 +80,29 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 		}
 	}
 	if err != nil {
-		return err
+		return c.connectFailed(ctx, err)
 	}
 	defer disconnect(ctx, mc, rc)
-	w := runner.Waiter{Records: runner.NewRecords(store.New(mc), rc), PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log}
+	w := runner.Waiter{Records: runner.NewRecords(store.New(mc), rc), PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log,
+		Unreachable: c.ConnectTimeout}
 	return w.Wait(ctx, set)
+}
+
+// connectFailed is the error of a wait whose connection to MongoDB failed:
+// unreachable (exit 6) only when MongoDB did not answer for the whole
+// connect timeout, which must then be shorter than the wait's; when the
+// wait's own timeout ended first (or the two are equal) it is the wait
+// that timed out (exit 4), whatever timer fired first.
+func (c *waitCmd) connectFailed(ctx context.Context, err error) error {
+	var sig *signalError
+	if cause := context.Cause(ctx); errors.As(cause, &sig) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	if errors.Is(err, conn.ErrUnreachable) && c.ConnectTimeout >= c.Timeout {
+		return fmt.Errorf("%w after %s: %w", runner.ErrWaitTimeout, c.Timeout, err)
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, runner.ErrWaitTimeout) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/srvthreds/bootstrap/conn"
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -41,6 +42,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, errWouldChange):
 		return exitWouldChange
+	case errors.Is(err, panics.ErrPanic):
+		return exitInternal // a bug: retried
 	case errors.As(err, &sig):
 		return 128 + int(sig.sig)
 	case errors.As(err, &usage), errors.Is(err, conn.ErrConfig):

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/conn"
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -159,6 +161,9 @@ func insecureIsUsage(err error) error {
 }
 
 func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (redis.UniversalClient, error) {
+	if err := f.connTLSFlags.Validate(); err != nil { // kong does not call an embedded struct's hook
+		return nil, usageError{err}
+	}
 	cfg, err := conn.ResolveRedis(f.RedisURL, f.env(io))
 	if err != nil {
 		return nil, err
@@ -192,8 +197,8 @@ type lockFlags struct {
 	LockTTL  time.Duration `help:"Lease time of the lock; renewed every third of it." default:"30s" env:"BOOTSTRAP_LOCK_TTL"`
 }
 
-func (f *lockFlags) locker(rc redis.UniversalClient, h lock.Holder, onWait func(*lock.Holder, time.Duration)) (*lock.Locker, error) {
-	return lock.New(rc, f.LockName, &lock.Options{TTL: f.LockTTL, Holder: h, OnWait: onWait})
+func (f *lockFlags) locker(rc redis.UniversalClient, h lock.Holder, onWait func(*lock.Holder, time.Duration), onRetry func(error, time.Duration)) (*lock.Locker, error) {
+	return lock.New(rc, f.LockName, &lock.Options{TTL: f.LockTTL, Holder: h, OnWait: onWait, OnRetry: onRetry})
 }
 
 // waitingLocker is f.locker logging, every few seconds while it waits, who
@@ -205,6 +210,12 @@ func (f *lockFlags) waitingLocker(rc redis.UniversalClient, h lock.Holder, log *
 		}
 		log.Info("waiting for lock", "lock", f.LockName, "holder_run_id", o.RunID, "holder_host", o.Host,
 			"holder_image", o.Image, "holder_since", o.Since, "holder_renewed", o.Renewed, "holder_fence", o.Fence,
+			"waited_ms", waited.Milliseconds())
+	}, func(err error, waited time.Duration) {
+		if beat != nil {
+			beat()
+		}
+		log.Warn("waiting for lock: Redis error, retrying until --lock-wait", "lock", f.LockName, "err", err,
 			"waited_ms", waited.Milliseconds())
 	})
 	if err != nil {
@@ -226,16 +237,31 @@ func hostname() string {
 	return h
 }
 
-// closeAll disconnects the clients, bounded.
+// disconnectTimeout bounds disconnecting the clients.
+const disconnectTimeout = 5 * time.Second
+
+// disconnect disconnects the clients (either may be nil), bounded by
+// disconnectTimeout and, after a signal, by the shutdown grace.
 func disconnect(ctx context.Context, mc *mongo.Client, rc redis.UniversalClient) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	c, cancel := shutdownFrom(ctx).cleanupContext(ctx, disconnectTimeout)
 	defer cancel()
+	disconnectWithin(c, mc, rc)
+}
+
+// disconnectWithin disconnects the clients (either may be nil) at the same
+// time, within ctx.
+func disconnectWithin(ctx context.Context, mc *mongo.Client, rc redis.UniversalClient) {
+	var wg sync.WaitGroup
 	if mc != nil {
-		_ = mc.Disconnect(ctx)
+		wg.Go(func() {
+			defer panics.Recover(nil, "mongo disconnect", nil)
+			_ = mc.Disconnect(ctx)
+		})
 	}
 	if rc != nil {
-		_ = rc.Close()
+		_ = rc.Close() // closes the pool's connections, without a round trip
 	}
+	wg.Wait()
 }
 
 // keyNoteList renders p's key notes, "file:line:col: field" each.
@@ -269,6 +295,7 @@ func lockedRunner(ctx context.Context, cf *connFlags, lf *lockFlags, lockWait ti
 		var rn *runner.Runner
 		rn, err = runner.New(mc, rc, locker, &runner.Options{
 			RunID: runID, Host: host, Image: e.bi.Version, LockWait: lockWait, Log: e.log, Env: cf.env(e.io),
+			OnLease: shutdownFrom(ctx).held,
 		})
 		if err == nil {
 			return rn, closeDBs, nil

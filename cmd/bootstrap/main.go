@@ -17,8 +17,10 @@ var (
 )
 
 func main() {
-	ctx, stop := signalContext(context.Background())
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	stop()
+	sd := newShutdown(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(sd.ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv) }() // run recovers panics
+	code := sd.wait(done)
+	sd.stop()
 	os.Exit(code)
 }

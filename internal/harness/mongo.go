@@ -158,3 +158,20 @@ func disconnect(c *mongo.Client) {
 	defer cancel()
 	c.Disconnect(ctx)
 }
+
+// Pause freezes the MongoDB server (docker pause): connections stay open
+// and commands hang, as with a hung server, until Unpause.
+func (m *Mongo) Pause(t testing.TB) {
+	t.Helper()
+	if err := pause(t.Context(), m.c.GetContainerID()); err != nil {
+		t.Fatalf("harness: pause mongo: %v", err)
+	}
+}
+
+// Unpause resumes a paused MongoDB server.
+func (m *Mongo) Unpause(t testing.TB) {
+	t.Helper()
+	if err := unpause(t.Context(), m.c.GetContainerID()); err != nil {
+		t.Fatalf("harness: unpause mongo: %v", err)
+	}
+}

@@ -90,7 +90,9 @@ func TargetsOf(names []string, writes []*step.Writes) (*Targets, error) {
 			}
 		}
 		for _, rw := range w.Redis {
-			t.addKey(rw.Key)
+			if rw.Key != "" {
+				t.addKey(rw.Key)
+			}
 			if rw.Index != "" {
 				t.addMember(rw.Index, rw.Member)
 			}

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -35,17 +35,23 @@ const execMaxQuoted = 256
 // execCommand runs the command of an exec step, an argument list without a
 // shell:
 //
-//   - its environment is the runner's (os.Environ) with step.Env added
-//     over it (a step variable replaces an inherited one of the same name);
+//   - its environment is explicit (execEnviron): the variables of
+//     execAllowEnv and those step.PassEnv names, from the runner's
+//     environment, then step.Env over them; no other variable of the
+//     runner (its database passwords, tokens) reaches the command;
 //   - stdout and stderr are logged line by line, at info and warn, with
-//     the field stream=stdout|stderr; every line is a heartbeat to
+//     the field stream=stdout|stderr (with step.Quiet, only how many lines
+//     each stream had, at the end); every line is a heartbeat to
 //     env.Progress, and silence is not, so a command that hangs without a
-//     word is caught by the stall watchdog;
+//     word is caught by the stall watchdog; URLs and the values of the
+//     step's variables (step.Env, step.PassEnv) are redacted from the
+//     lines;
 //   - it is bounded by step.Timeout (default 5m); on timeout or
 //     cancellation the command's process group gets SIGTERM, then SIGKILL
 //     after a grace of a few seconds;
 //   - a non-zero exit fails the step with an error naming the command, the
-//     exit code and the last stderr lines.
+//     exit code and the last stderr lines (redacted, at most
+//     execStderrTailMax bytes: the error goes into the audit record).
 //
 // The command line is logged; secrets belong in the inherited environment
 // or in files, never in the arguments. The step writes no documents its
@@ -75,16 +81,12 @@ func (a execCommand) Apply(ctx context.Context, env *Env, s profiles.Step) (stor
 		timeout = profiles.DefaultExecTimeout
 	}
 	log := env.Log
-	progress := env.Progress
 
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, e.Command[1:]...)
-	cmd.Env = execEnviron(os.Environ(), e.Env)
-	stdout := &lineLogger{log: log, level: slog.LevelInfo, stream: "stdout", progress: progress}
-	stderr := &lineLogger{log: log, level: slog.LevelWarn, stream: "stderr", progress: progress, keep: execStderrTail}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	stdout, stderr := execOutputs(cmd, env, e)
 	setProcessGroup(cmd)
 	cmd.Cancel = func() error { return terminateGroup(cmd) }
 	cmd.WaitDelay = durationOr(a.grace, execGrace)
@@ -93,10 +95,16 @@ func (a execCommand) Apply(ctx context.Context, env *Env, s profiles.Step) (stor
 	if len(e.Env) > 0 {
 		attrs = append(attrs, "env", slices.Sorted(maps.Keys(e.Env))) // names only
 	}
+	if len(e.PassEnv) > 0 {
+		attrs = append(attrs, "pass_env", e.PassEnv) // names only
+	}
 	log.Info("exec started", attrs...)
 	err := cmd.Run()
 	stdout.flush() // Run has returned: the copying goroutines are done
 	stderr.flush()
+	if e.Quiet {
+		log.Info("exec output (quiet)", "stdout_lines", stdout.lines, "stderr_lines", stderr.lines)
+	}
 	if err == nil {
 		return result(nil)
 	}
@@ -127,8 +135,8 @@ func (a execCommand) Apply(ctx context.Context, env *Env, s profiles.Step) (stor
 		if exitErr.ExitCode() < 0 {
 			msg = fmt.Sprintf("exec %s: %s", name, exitErr)
 		}
-		if len(stderr.tail) > 0 {
-			msg += "; stderr: " + strings.Join(stderr.tail, " | ")
+		if tail := stderr.tailText(execStderrTailMax); tail != "" {
+			msg += "; stderr: " + tail
 		}
 		return result(&execError{msg: msg, err: exitErr})
 	}
@@ -143,16 +151,6 @@ type execError struct {
 func (e *execError) Error() string { return e.msg }
 func (e *execError) Unwrap() error { return e.err }
 
-// execEnviron returns base followed by vars as KEY=value, sorted by key.
-// os/exec keeps the last value of a duplicate key, so vars win.
-func execEnviron(base []string, vars map[string]string) []string {
-	out := slices.Clip(base)
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		out = append(out, k+"="+vars[k])
-	}
-	return out
-}
-
 // lineLogger logs what a command writes to one stream, a line at a time,
 // and reports each line to progress. It is written by one goroutine of
 // os/exec; flush and tail are used after the command is done.
@@ -161,14 +159,20 @@ type lineLogger struct {
 	level    slog.Level
 	stream   string
 	progress Progress
-	keep     int // how many of the last lines to keep in tail
+	keep     int  // how many of the last lines to keep in tail
+	quiet    bool // count the lines, log none
+	scrub    func(string) string
 
-	buf  []byte
-	tail []string
+	buf   []byte
+	tail  []string
+	lines int
 }
 
-func (w *lineLogger) Write(p []byte) (int, error) {
-	n := len(p)
+func (w *lineLogger) Write(p []byte) (n int, err error) {
+	// os/exec calls Write on a goroutine of its own: a panic here would
+	// end the program without a word.
+	defer panics.Recover(w.log, "exec output", func(p error) { n, err = 0, p })
+	n = len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
@@ -201,8 +205,14 @@ func (w *lineLogger) emit(b []byte) {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
-	// The step's context is not kept in the writer; handlers get none.
-	w.log.Log(context.Background(), w.level, "exec output", "stream", w.stream, "line", line)
+	w.lines++
+	if w.scrub != nil {
+		line = w.scrub(line)
+	}
+	if !w.quiet {
+		// The step's context is not kept in the writer; handlers get none.
+		w.log.Log(context.Background(), w.level, "exec output", "stream", w.stream, "line", line)
+	}
 	if w.keep > 0 {
 		if len(line) > execMaxQuoted {
 			line = strings.ToValidUTF8(line[:execMaxQuoted], "") + "…"

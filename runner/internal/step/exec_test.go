@@ -151,18 +151,79 @@ func (h cancelOnLine) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func TestApplyExecEnv(t *testing.T) {
-	t.Setenv("BOOTSTRAP_TEST_INHERITED", "inherited")
-	t.Setenv("BOOTSTRAP_TEST_OVERRIDDEN", "from-runner")
-	env, _, logs := testStepEnv(t, nil, nil)
-	step := execTestStep(t, time.Minute,
-		map[string]string{"BOOTSTRAP_TEST_STEP": "from-step", "BOOTSTRAP_TEST_OVERRIDDEN": "from-step-too"},
-		"sh", "-c", `echo "$BOOTSTRAP_TEST_STEP $BOOTSTRAP_TEST_INHERITED $BOOTSTRAP_TEST_OVERRIDDEN"`)
+	runner := map[string]string{
+		"PATH": os.Getenv("PATH"), "HOME": "/home/bootstrap", "TZ": "UTC",
+		"BOOTSTRAP_MONGO_PASSWORD": "mongo-secret", "ENGINE_TOKEN": "engine-secret",
+		"DATABASE_URL": "postgres://app@db/app", "OVERRIDDEN": "from-runner",
+	}
+	env, _, logs := testStepEnv(t, runner, nil)
+	step := execTestStep(t, time.Minute, map[string]string{"STEP_VAR": "from-step", "OVERRIDDEN": "from-step-too"},
+		"sh", "-c", `env | sort | grep -v '^PWD=\|^SHLVL=\|^_='`)
+	step.Exec.PassEnv = []string{"DATABASE_URL", "UNSET_VAR"}
 
 	if _, err := (execCommand{}).Apply(t.Context(), env, step); err != nil {
 		t.Fatalf("applyExec: %v", err)
 	}
-	if got, want := strings.Join(outputLines(t, logs)["stdout"], ","), "from-step inherited from-step-too"; got != want {
-		t.Errorf("stdout = %q, want %q", got, want)
+	got := outputLines(t, logs)["stdout"]
+	want := []string{"DATABASE_URL=xxxxx", "HOME=/home/bootstrap", "OVERRIDDEN=xxxxx",
+		"PATH=" + os.Getenv("PATH"), "STEP_VAR=xxxxx", "TZ=UTC"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the command's environment (as logged):\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(logs.String(), "mongo-secret") || strings.Contains(logs.String(), "engine-secret") {
+		t.Errorf("a runner secret reached the command: %s", logs)
+	}
+}
+
+func TestApplyExecQuietLogsOnlyCounts(t *testing.T) {
+	env, _, logs := testStepEnv(t, nil, nil)
+	step := execTestStep(t, time.Minute, nil, "sh", "-c", `echo one; echo two; echo three >&2`)
+	step.Exec.Quiet = true
+	if _, err := (execCommand{}).Apply(t.Context(), env, step); err != nil {
+		t.Fatalf("applyExec: %v", err)
+	}
+	if lines := outputLines(t, logs); len(lines) != 0 {
+		t.Errorf("quiet step logged its output: %v", lines)
+	}
+	var found bool
+	for _, rec := range logs.Records(t) {
+		if rec["msg"] == "exec output (quiet)" {
+			found = true
+			if rec["stdout_lines"] != float64(2) || rec["stderr_lines"] != float64(1) {
+				t.Errorf("counts %v, want 2 stdout and 1 stderr lines", rec)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no line counts logged: %s", logs)
+	}
+}
+
+func TestApplyExecStderrTailIsBoundedAndRedacted(t *testing.T) {
+	env, _, logs := testStepEnv(t, map[string]string{"API_KEY": "pass-env-secret"}, nil)
+	script := `for i in 1 2 3 4 5 6 7 8; do printf '%0300d\n' $i >&2; done
+echo "connecting to mongodb://admin:Zm9v/YmFy+@mongo:27017/nr?authSource=admin" >&2
+echo "token=$TOKEN key=$API_KEY url=https://h.test/x?sig=abc" >&2
+exit 3`
+	step := execTestStep(t, time.Minute, map[string]string{"TOKEN": "step-env-secret"}, "sh", "-c", script)
+	step.Exec.PassEnv = []string{"API_KEY"}
+	rec, err := (execCommand{}).Apply(t.Context(), env, step)
+	if err == nil {
+		t.Fatal("applyExec: nil error, want exit code 3")
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "; stderr: "); i < 0 || len(msg)-i > execStderrTailMax+20 {
+		t.Errorf("error of %d bytes, want the stderr tail within %d bytes: %q", len(msg), execStderrTailMax, msg)
+	}
+	if !strings.Contains(msg, "mongodb://admin:***@mongo:27017/nr") || !strings.Contains(msg, "token=xxxxx key=xxxxx") ||
+		!strings.Contains(msg, "url=https://h.test/x") {
+		t.Errorf("error %q, want the tail redacted", msg)
+	}
+	output := strings.Join(outputLines(t, logs)["stderr"], "\n") // the command line itself is logged as written
+	for _, secret := range []string{"Zm9v/YmFy+", "step-env-secret", "pass-env-secret", "sig=abc"} {
+		if strings.Contains(msg, secret) || strings.Contains(output, secret) || strings.Contains(rec.Error, secret) {
+			t.Errorf("secret %q in the error or the log", secret)
+		}
 	}
 }
 
@@ -245,8 +306,12 @@ func TestLineLogger(t *testing.T) {
 }
 
 func TestExecEnviron(t *testing.T) {
-	got := execEnviron([]string{"A=1", "B=2"}, map[string]string{"C": "3", "A": "9"})
-	if want := "A=1,B=2,A=9,C=3"; strings.Join(got, ",") != want {
+	getenv := func(k string) string {
+		return map[string]string{"PATH": "/bin", "LANG": "C.UTF-8", "A": "1", "SECRET": "s", "EMPTY": ""}[k]
+	}
+	e := &profiles.ExecStep{PassEnv: []string{"A", "EMPTY"}, Env: map[string]string{"C": "3", "A": "9"}}
+	got := execEnviron(getenv, e)
+	if want := "A=9,C=3,LANG=C.UTF-8,PATH=/bin"; strings.Join(got, ",") != want {
 		t.Errorf("execEnviron = %q, want %q", got, want)
 	}
 }

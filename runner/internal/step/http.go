@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/srvthreds/bootstrap/internal/redact"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -50,12 +51,17 @@ const httpRedacted = "xxxxx"
 //     204), else the step fails with an error naming the method, the URL
 //     and the status; a status in Expect is never retried;
 //   - headers are step.Headers and step.HeadersFrom, whose secrets come
-//     from the environment or a file (trimmed) and are never logged;
+//     from the environment or a file (trimmed) and are never logged; a
+//     redirect to another host (or port, or from https to http) is
+//     followed without the HeadersFrom headers (net/http itself drops only
+//     Authorization, Cookie and WWW-Authenticate, and keeps them for
+//     subdomains);
 //   - every attempt and response is a heartbeat to env.Progress, so a step
 //     that keeps retrying is not a stalled one.
 //
-// The URL is logged and quoted in errors with its userinfo and query values
-// replaced by "xxxxx". A success counts as one item written.
+// The URL is logged and quoted in errors without its password, its fragment
+// and every query parameter that step.SafeParams does not name
+// (redact.URL). A success counts as one item written.
 type httpCall struct {
 	// Zero values wait as the constants above say; tests shorten the waits.
 	retryWaitMin  time.Duration
@@ -156,7 +162,7 @@ func newHTTPRequest(env *Env, h *profiles.HTTPStep) (*httpRequest, error) {
 		}
 		return nil, fmt.Errorf("http: invalid url: %w", err)
 	}
-	hr.target = redactHTTPURL(u)
+	hr.target = redact.URL(u, h.SafeParams)
 	headers, secrets, err := httpHeaders(env, h)
 	if err != nil {
 		return nil, fmt.Errorf("http %s %s: %w", hr.method, hr.target, err)
@@ -195,7 +201,46 @@ func (a httpCall) client(hr *httpRequest, progress Progress, attempts *int) *ret
 	}
 	// Keep the last response or error: the step's error says what it was.
 	client.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	client.HTTPClient.CheckRedirect = hr.checkRedirect
 	return client
+}
+
+// httpMaxRedirects is how many redirects an http step follows (net/http's
+// default).
+const httpMaxRedirects = 10
+
+// checkRedirect drops the secret headers (HeadersFrom) from a redirect
+// that leaves the origin of the first request: another host or port, or
+// https to http.
+func (hr *httpRequest) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= httpMaxRedirects {
+		return fmt.Errorf("stopped after %d redirects", httpMaxRedirects)
+	}
+	first := via[0].URL
+	if sameOrigin(first, req.URL) {
+		return nil
+	}
+	for name := range hr.HeadersFrom {
+		req.Header.Del(name)
+	}
+	hr.log.Debug("http: redirect to another origin, secret headers dropped", "to", redact.URL(req.URL, hr.SafeParams))
+	return nil
+}
+
+// sameOrigin reports whether b has a's scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// port is u's port, or its scheme's default.
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
 
 // failed is the step's error when the request got no usable answer;
@@ -255,23 +300,6 @@ func httpHeaders(env *Env, h *profiles.HTTPStep) (headers map[string]string, sec
 		secrets = append(secrets, value)
 	}
 	return headers, secrets, nil
-}
-
-// redactHTTPURL returns u with its userinfo and the values of its query
-// replaced by "xxxxx".
-func redactHTTPURL(u *url.URL) string {
-	ru := *u
-	if ru.User != nil {
-		ru.User = url.User(httpRedacted)
-	}
-	if ru.RawQuery != "" {
-		q := ru.Query()
-		for k := range q {
-			q[k] = []string{httpRedacted}
-		}
-		ru.RawQuery = q.Encode()
-	}
-	return ru.String()
 }
 
 // httpScrubber replaces, in text from go-retryablehttp and net/http, every

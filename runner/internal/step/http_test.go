@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,7 +226,7 @@ func TestApplyHTTPRedactsURLAndEchoedSecrets(t *testing.T) {
 	if err == nil {
 		t.Fatal("apply: error = nil, want status 401")
 	}
-	for _, want := range []string{"status 401", "sig=xxxxx", "bad token xxxxx"} {
+	for _, want := range []string{"status 401", "/hook:", "bad token xxxxx"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
@@ -421,24 +420,99 @@ func TestApplyHTTPDefaults(t *testing.T) {
 	}
 }
 
-func TestRedactHTTPURL(t *testing.T) {
+func TestHTTPTarget_drops_the_query_unless_safe(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
+		safe []string
 		want string
 	}{
-		{"plain", "http://engine:3001/admin/reload", "http://engine:3001/admin/reload"},
-		{"userinfo", "https://user:pw@engine/x", "https://xxxxx@engine/x"},
-		{"query", "http://engine/x?token=abc&a=1&a=2", "http://engine/x?a=xxxxx&token=xxxxx"},
+		{"plain", "http://engine:3001/admin/reload", nil, "http://engine:3001/admin/reload"},
+		{"password", "https://user:pw@engine/x", nil, "https://user:***@engine/x"},
+		{"query_dropped", "http://engine/x?token=abc&a=1&a=2", nil, "http://engine/x"},
+		{"safe_params_kept", "http://engine/x?token=abc&a=1&a=2&v=3", []string{"a", "v"}, "http://engine/x?a=1&a=2&v=3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, err := url.Parse(tt.in)
+			env, _, _ := testStepEnv(t, nil, nil)
+			hr, err := newHTTPRequest(env, &profiles.HTTPStep{URL: tt.in, SafeParams: tt.safe})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := redactHTTPURL(u); got != tt.want {
-				t.Errorf("redactHTTPURL(%q) = %q, want %q", tt.in, got, tt.want)
+			if got := hr.target; got != tt.want {
+				t.Errorf("target of %q = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestApplyHTTP_query_secret_reaches_no_log_and_no_error(t *testing.T) {
+	srv, _ := statusServer(t, http.StatusTeapot)
+	env, _, logs := testStepEnv(t, nil, nil)
+	step := httpTestStep(profiles.HTTPStep{URL: srv.URL + "/hook?token=query-secret-42&tenant=acme",
+		SafeParams: []string{"tenant"}, Retries: 0})
+	_, err := fastHTTP.Apply(t.Context(), env, step)
+	if err == nil {
+		t.Fatal("apply: error = nil, want status 418")
+	}
+	if !strings.Contains(err.Error(), "/hook?tenant=acme") {
+		t.Errorf("error %q, want the URL with its safe parameter", err)
+	}
+	for _, out := range []string{err.Error(), logs.String(), step.Summary()} {
+		if strings.Contains(out, "query-secret-42") || strings.Contains(out, "token") {
+			t.Errorf("%q shows the query secret", out)
+		}
+	}
+}
+
+func TestApplyHTTP_secret_headers_dropped_on_a_redirect_to_another_host(t *testing.T) {
+	type seen struct{ auth, key, plain string }
+	got := make(chan seen, 2)
+	record := func(r *http.Request) {
+		got <- seen{r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"), r.Header.Get("X-Source")}
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/start" { // a redirect within one origin
+			http.Redirect(w, r, "/done", http.StatusFound)
+			return
+		}
+		record(r)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(other.Close)
+	// The same server under another name: 127.0.0.1 and localhost are two
+	// hosts to a browser and to this check.
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	tests := []struct {
+		name     string
+		to       string
+		wantKept bool
+	}{
+		{"same_origin_keeps_them", other.URL + "/done", true},
+		{"other_host_drops_them", otherURL + "/done", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, tt.to, http.StatusFound)
+			}))
+			t.Cleanup(first.Close)
+			from := first.URL
+			if tt.wantKept {
+				from = other.URL + "/start"
+			}
+			env, _, _ := testStepEnv(t, map[string]string{"TOKEN": "Bearer s3cr3t-token", "KEY": "k3y-value"}, nil)
+			step := httpTestStep(profiles.HTTPStep{URL: from, Headers: map[string]string{"X-Source": "bootstrap"},
+				HeadersFrom: map[string]profiles.SecretSource{"Authorization": {Env: "TOKEN"}, "X-Api-Key": {Env: "KEY"}}})
+			if _, err := fastHTTP.Apply(t.Context(), env, step); err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			s := <-got
+			if s.plain != "bootstrap" {
+				t.Errorf("X-Source = %q, want plain headers kept", s.plain)
+			}
+			if kept := s.auth != "" || s.key != ""; kept != tt.wantKept {
+				t.Errorf("secret headers at the target: Authorization %q, X-Api-Key %q; want kept: %t", s.auth, s.key, tt.wantKept)
 			}
 		})
 	}

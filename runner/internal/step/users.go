@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -97,6 +98,7 @@ func hashPasswords(ctx context.Context, env *Env, users []profiles.User, cost in
 	)
 	for range min(runtime.GOMAXPROCS(0), len(users)) {
 		wg.Go(func() {
+			defer panics.Recover(env.Log, "password hashing", cancel)
 			for i := range next {
 				pw, err := userPassword(env, users[i])
 				if err == nil {

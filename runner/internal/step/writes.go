@@ -34,6 +34,9 @@ type DocSet struct {
 	// Update: the documents' fields are $set (other stored fields stay);
 	// otherwise each document replaces the one it matches.
 	Update bool
+	// Delete: the documents matched are deleted (Doc is empty): what a
+	// profile's previous version wrote and this one no longer does.
+	Delete bool
 	// Ignore names the top-level fields that a comparison with the stored
 	// documents leaves out ("modified", a password hash).
 	Ignore []string
@@ -71,6 +74,9 @@ const (
 	TypeHash   = "hash"
 	TypeSet    = "set"
 	TypeDelete = ""
+	// typeRemoveMember removes Member from Index only (no key is written or
+	// deleted): pruning a membership that a key no longer carries.
+	typeRemoveMember = "-member"
 )
 
 // Counts is what executing Writes did.
@@ -127,7 +133,7 @@ func (w *Writes) execute(ctx context.Context, env *Env) (Counts, error) {
 		}
 		c.Removed += removed
 		for _, rw := range part {
-			if rw.Type != TypeDelete {
+			if rw.Type != TypeDelete && rw.Type != typeRemoveMember {
 				c.Keys++
 			}
 		}
@@ -160,6 +166,10 @@ func (ds *DocSet) write(ctx context.Context, env *Env) (int64, error) {
 	}
 	models := make([]mongo.WriteModel, len(ds.Docs))
 	for i, d := range ds.Docs {
+		if ds.Delete {
+			models[i] = mongo.NewDeleteManyModel().SetFilter(ds.Filter(d))
+			continue
+		}
 		if ds.Update {
 			models[i] = mongo.NewUpdateOneModel().SetFilter(ds.Filter(d)).
 				SetUpdate(bson.D{{Key: "$set", Value: d.Doc}}).SetUpsert(true)
@@ -180,11 +190,15 @@ func writeRedisBatch(ctx context.Context, env *Env, part []RedisWrite) (int64, e
 		added, removed := map[string][]any{}, map[string][]any{}
 		var order []string
 		for _, rw := range part {
-			if rw.Type == TypeDelete {
+			switch rw.Type {
+			case typeRemoveMember:
+			case TypeDelete:
 				dels = append(dels, len(pipe.Cmds()))
 				pipe.Del(ctx, rw.Key)
-			} else if err := queueKey(ctx, pipe, rw); err != nil {
-				return err
+			default:
+				if err := queueKey(ctx, pipe, rw); err != nil {
+					return err
+				}
 			}
 			if rw.Index == "" {
 				continue
@@ -194,7 +208,7 @@ func writeRedisBatch(ctx context.Context, env *Env, part []RedisWrite) (int64, e
 					order = append(order, rw.Index)
 				}
 			}
-			if rw.Type == TypeDelete {
+			if rw.Type == TypeDelete || rw.Type == typeRemoveMember {
 				removed[rw.Index] = append(removed[rw.Index], rw.Member)
 			} else {
 				added[rw.Index] = append(added[rw.Index], rw.Member)
@@ -268,7 +282,7 @@ func RedisTTL(ttl time.Duration) time.Duration {
 func (w *Writes) indexed(index string) []string {
 	var out []string
 	for _, rw := range w.Redis {
-		if rw.Index == index && rw.Type != TypeDelete {
+		if rw.Index == index && rw.Type != TypeDelete && rw.Type != typeRemoveMember {
 			out = append(out, rw.Member)
 		}
 	}
