@@ -120,8 +120,11 @@ func (b *bench) applyThroughput(ctx context.Context) (*applyResult, error) {
 				if err := writeManifest(dir, db); err != nil {
 					return err
 				}
-				r, err := b.localRun(dir, applyProfile, "--lock-name", "bench-apply",
-					"--batch-size", fmt.Sprint(applyBatch)).run(ctx)
+				// Under /usr/bin/time: a child of this process would report
+				// this process's RSS as its own peak (exec keeps the
+				// high-water mark of the address space it replaces).
+				r, rss, err := peakRSS(ctx, b.localRun(dir, applyProfile, "--lock-name", "bench-apply",
+					"--batch-size", fmt.Sprint(applyBatch)))
 				if err != nil {
 					return err
 				}
@@ -140,15 +143,15 @@ func (b *bench) applyThroughput(ctx context.Context) (*applyResult, error) {
 				}
 				pt.Runner = append(pt.Runner, r.Wall)
 				pt.RunnerCPU = append(pt.RunnerCPU, r.CPU)
-				pt.RunnerRSS = append(pt.RunnerRSS, r.MaxRSS)
+				pt.RunnerRSS = append(pt.RunnerRSS, rss)
 				pt.RunnerWrite = append(pt.RunnerWrite, time.Duration(out[0].num("duration_ms"))*time.Millisecond)
 				return b.srv.dropDatabase(ctx, db)
 			}
 			raw := func() error {
 				db := fmt.Sprintf("bench_raw_%d_%d", pt.Docs, rep)
-				r, err := proc{Name: self, Args: []string{"raw-apply", "-uri", b.srv.MongoURI, "-db", db,
+				r, rss, err := peakRSS(ctx, proc{Name: self, Args: []string{"raw-apply", "-uri", b.srv.MongoURI, "-db", db,
 					"-collection", applyCollection, "-dir", filepath.Join(dir, applyProfile, "data"),
-					"-batch", fmt.Sprint(applyBatch)}}.run(ctx)
+					"-batch", fmt.Sprint(applyBatch)}})
 				if err != nil {
 					return err
 				}
@@ -164,7 +167,7 @@ func (b *bench) applyThroughput(ctx context.Context) (*applyResult, error) {
 				}
 				pt.Raw = append(pt.Raw, r.Wall)
 				pt.RawCPU = append(pt.RawCPU, r.CPU)
-				pt.RawRSS = append(pt.RawRSS, r.MaxRSS)
+				pt.RawRSS = append(pt.RawRSS, rss)
 				pt.RawWrite = append(pt.RawWrite, time.Duration(rep.WriteMs)*time.Millisecond)
 				return b.srv.dropDatabase(ctx, db)
 			}
@@ -253,7 +256,7 @@ func (a *applyResult) section(r *report, t applyTargets, ferret bool, chart stri
 	s.p("The chart plots the fastest of the runs of each program at each size, the run the machine's other " +
 		"load disturbed least.")
 	s.p("End to end at %d documents the runner takes %s of the raw driver's time. Peak RSS is the largest "+
-		"resident set of the process (getrusage), the median of the runs at that size.", top.Docs, fmtRatio(wallRatio))
+		"resident set of the process (GNU time), the median of the runs at that size.", top.Docs, fmtRatio(wallRatio))
 	if ferret && len(a.Points) >= 2 {
 		// The growth exponent of the raw write phase between the smallest
 		// and the largest size, and what it predicts for 10,000 documents.

@@ -19,7 +19,6 @@ type procResult struct {
 	Wall   time.Duration // from just before start to just after exit
 	CPU    time.Duration // user + system time of the process and its children
 	MinFlt int64         // minor page faults of the process
-	MaxRSS int64         // peak resident set size of the process, bytes
 	Code   int
 	Stdout string
 	Stderr string
@@ -52,7 +51,6 @@ func (p proc) run(ctx context.Context) (procResult, error) {
 	r.CPU = c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.MinFlt = ru.Minflt
-		r.MaxRSS = ru.Maxrss << 10 // Linux reports KiB
 	}
 	return r, nil
 }
