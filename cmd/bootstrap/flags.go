@@ -79,22 +79,7 @@ func (f *profileFlags) load(log *slog.Logger, all bool) (*profiles.Set, error) {
 				"profile", p.Name, "keys", keyNoteList(p), "more", p.KeyNotesMore)
 		}
 	}
-	if hasHTTPStep(set) {
-		conn.LoadFallbackRoots() // an http step may dial https:// (or be redirected there)
-	}
 	return set, nil
-}
-
-// hasHTTPStep reports whether any profile of set has an http step.
-func hasHTTPStep(set *profiles.Set) bool {
-	for _, p := range set.Profiles {
-		for _, s := range p.Steps {
-			if s.HTTP != nil {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // connFlags are the connection settings (SPEC §3). The srvthreds variables

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/internal/redact"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
@@ -176,6 +177,7 @@ func newHTTPRequest(env *Env, h *profiles.HTTPStep) (*httpRequest, error) {
 // client is the retrying client of hr: every attempt and response is a
 // heartbeat to progress, and *attempts counts the attempts.
 func (a httpCall) client(hr *httpRequest, progress Progress, attempts *int) *retryablehttp.Client {
+	conn.LoadFallbackRoots() // the request may dial https:// (or be redirected there)
 	client := retryablehttp.NewClient()
 	client.RetryMax = max(hr.Retries, 0)
 	client.RetryWaitMin = durationOr(a.retryWaitMin, httpRetryWaitMin)
