@@ -404,3 +404,9 @@ func holderAndWaiter(t testing.TB, a, b *harness.RunnerContainer) (holder, waite
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// paused reports whether the runner's container is paused.
+func paused(t testing.TB, rc *harness.RunnerContainer) bool {
+	t.Helper()
+	return containerState(t, rc).Paused
+}

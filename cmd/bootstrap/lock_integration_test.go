@@ -237,7 +237,9 @@ func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 // profile applied. It returns waiter's "lock acquired" line.
 func pausedHolderLosesTo(t *testing.T, holder, waiter *harness.RunnerContainer) logLine {
 	t.Helper()
-	holder.Pause(t)
+	if !paused(t, holder) {
+		holder.Pause(t)
+	}
 	code, logs := waiter.Wait(t, runTimeout)
 	if code != exitOK {
 		holder.Unpause(t)
@@ -284,10 +286,11 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 				tt.profile(t, dir, "runner "+name)
 			}
 			args := dbArgs(env, "run", "-p", "fenced", "--lock-ttl", "2s", "--batch-size", "1", "--max-yaml-size", "8MiB")
-			a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["a"], Name: "a"})
-			b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["b"], Name: "b"})
-			holder, waiter, _ := holderAndWaiter(t, a, b)
-			tags := map[*harness.RunnerContainer]string{a: "runner a", b: "runner b"}
+			// The holder runs alone until it is midway and frozen; only then
+			// does the other runner start (a runner that started first could
+			// finish before the second one's container is up).
+			holder := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["a"], Name: "a"})
+			waitForLog(t, holder, time.Minute, `"lock acquired"`, msgIs("lock acquired"))
 			deadline := time.Now().Add(2 * time.Minute)
 			for !tt.midway(t, env) {
 				if time.Now().After(deadline) || !running(t, holder) {
@@ -295,7 +298,10 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
+			holder.Pause(t)
+			waiter := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["b"], Name: "b"})
 			pausedHolderLosesTo(t, holder, waiter)
+			tags := map[*harness.RunnerContainer]string{holder: "runner a", waiter: "runner b"}
 			tt.check(t, env, tags[waiter])
 		})
 	}
@@ -304,7 +310,7 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 // fencedKeys/20 is the number of patterns of the generated profile: with
 // --batch-size 1 their documents take seconds on FerretDB, so a test can
 // pause the runner midway.
-const fencedKeys = 20000
+const fencedKeys = 10000
 
 // writeFencedPatterns writes the profile "fenced": a srvthreds-form
 // profile of fencedKeys/20 active patterns whose description is tag.
