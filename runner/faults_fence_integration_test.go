@@ -87,15 +87,7 @@ func TestFault_lock_lost_mid_redis_step_writes_nothing(t *testing.T) {
 	if err := <-errA; !errors.Is(err, runner.ErrLockLost) {
 		t.Errorf("runner a: %v, want ErrLockLost", err)
 	}
-	for i := range 200 {
-		k := fmt.Sprintf("k:%03d", i)
-		if got, err := f.rc.Get(ctx, k).Result(); err != nil || got != "runner b" {
-			t.Fatalf("%s = %q (%v), want runner b's value: the holder wrote after losing the lock", k, got, err)
-		}
-	}
-	if m := testutil.ReadMarker(t, f.mc, "nr", "k"); m == nil || m.RunID != "b" {
-		t.Errorf("marker = %+v, want runner b's", m)
-	}
+	wantRunnerBData(t, f)
 }
 
 // freezingReporter stands still in the first SetLock(true): right after the
@@ -147,10 +139,18 @@ func TestFault_frozen_right_after_acquiring_writes_nothing(t *testing.T) {
 	if err := <-errA; !errors.Is(err, runner.ErrLockLost) {
 		t.Errorf("runner a: %v, want ErrLockLost", err)
 	}
+	wantRunnerBData(t, f)
+}
+
+// wantRunnerBData checks that every key of profile k holds runner b's value
+// (the holder that lost the lock wrote none after it) and that the marker is
+// runner b's.
+func wantRunnerBData(t *testing.T, f *fixture) {
+	t.Helper()
 	for i := range 200 {
 		k := fmt.Sprintf("k:%03d", i)
-		if got, err := f.rc.Get(ctx, k).Result(); err != nil || got != "runner b" {
-			t.Fatalf("%s = %q (%v), want runner b's value", k, got, err)
+		if got, err := f.rc.Get(t.Context(), k).Result(); err != nil || got != "runner b" {
+			t.Fatalf("%s = %q (%v), want runner b's value: the holder wrote after losing the lock", k, got, err)
 		}
 	}
 	if m := testutil.ReadMarker(t, f.mc, "nr", "k"); m == nil || m.RunID != "b" {
