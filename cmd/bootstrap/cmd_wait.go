@@ -67,6 +67,13 @@ func (c *waitCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 }
 
 func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *profiles.Set) error {
+	// Logged before the timeout starts: the time between this line and the
+	// last is never shorter than the timeout.
+	names := make([]string, len(set.Profiles))
+	for i, p := range set.Profiles {
+		names[i] = p.Name
+	}
+	log.Info("wait started", "profiles", names, "timeout", c.Timeout.String())
 	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout,
 		fmt.Errorf("%w after %s", runner.ErrWaitTimeout, c.Timeout))
 	defer cancel()
