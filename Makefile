@@ -40,7 +40,7 @@ TEST_RUNNER_IMAGE := $(or $(BOOTSTRAP_TEST_RUNNER_IMAGE),$(IMAGE):$(SHORT))
 # Extra go test flags, e.g. make test GOTESTFLAGS=-v
 GOTESTFLAGS ?=
 
-.PHONY: build sbom image minikube-load test test-images test-unit lint demo bench version clean help
+.PHONY: build sbom image minikube-load test test-images test-stress test-unit lint demo bench version clean help
 
 build: ## bin/bootstrap, a static binary (CGO off)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/bootstrap ./cmd/bootstrap
@@ -92,6 +92,10 @@ test: test-images $(if $(BOOTSTRAP_TEST_RUNNER_IMAGE),,image) ## every test, wit
 	BOOTSTRAP_TEST_RUNNER_IMAGE=$(TEST_RUNNER_IMAGE) \
 	$(GO) test -count=1 -p 2 -parallel 4 -timeout 14m $(GOTESTFLAGS) ./...
 	cd deploy/render && $(GO) test -count=1 -timeout 10m $(GOTESTFLAGS) ./...
+
+# RUNS=5 by default; see scripts/test-stress.sh.
+test-stress: ## make test RUNS times in a row while busy loops keep every core busy
+	./scripts/test-stress.sh
 
 test-unit: ## unit tests only: -short, no Docker
 	$(GO) test -short -count=1 $(GOTESTFLAGS) ./...
