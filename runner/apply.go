@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/srvthreds/bootstrap/internal/mongox"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
@@ -170,7 +171,9 @@ func (a *attempt) putMarker(db string, m *store.Marker) error {
 		return err
 	}
 	g.confirmed(a.lease.Confirmed())
-	if err := a.r.store.PutMarker(g, db, m); err != nil {
+	ctx, cancel := mongox.Bound(g) // maxTimeMS: the validity just confirmed
+	defer cancel()
+	if err := a.r.store.PutMarker(ctx, db, m); err != nil {
 		err = fenced(err)
 		if errors.Is(err, ErrLockLost) {
 			g.cancel(err)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/srvthreds/bootstrap/internal/mongox"
 	"github.com/srvthreds/bootstrap/lock"
 )
 
@@ -38,11 +39,13 @@ type leaseGuard struct {
 }
 
 func newLeaseGuard(parent context.Context, lease *lock.Lease, ttl time.Duration) *leaseGuard {
-	ctx, cancel := context.WithCancelCause(parent)
-	g := &leaseGuard{Context: ctx, cancel: cancel, ttl: ttl}
+	g := &leaseGuard{ttl: ttl}
+	// Every MongoDB and Redis command retried under the guard carries the
+	// validity as its deadline (maxTimeMS for MongoDB).
+	g.Context, g.cancel = context.WithCancelCause(mongox.WithAttemptBound(parent, g.until))
 	g.expiry = time.AfterFunc(ttl, g.checkExpiry)
 	g.confirmed(lease.Confirmed())
-	context.AfterFunc(ctx, func() { g.expiry.Stop() })
+	context.AfterFunc(g.Context, func() { g.expiry.Stop() })
 	return g
 }
 
@@ -63,8 +66,11 @@ func (g *leaseGuard) checkExpiry() {
 	g.cancel(errLeaseExpired)
 }
 
+// until is the end of the lease's confirmed validity (monotonic).
+func (g *leaseGuard) until() time.Time { return *g.validUntil.Load() }
+
 // remaining is how long the lease is still known to be ours.
-func (g *leaseGuard) remaining() time.Duration { return time.Until(*g.validUntil.Load()) }
+func (g *leaseGuard) remaining() time.Duration { return time.Until(g.until()) }
 
 func (g *leaseGuard) expired() bool { return g.remaining() < 0 }
 

@@ -121,11 +121,38 @@ func (b Batcher) BulkWrite(ctx context.Context, coll *mongo.Collection, models [
 	return written, err
 }
 
+// attemptBoundKey is the context key of WithAttemptBound.
+type attemptBoundKey struct{}
+
+// WithAttemptBound returns ctx carrying until: every attempt Retry makes
+// under it has the deadline until returns when the attempt starts (the end
+// of the lock lease's confirmed validity, which each renewal moves). The
+// MongoDB driver sends a command's deadline as maxTimeMS, so the server
+// aborts a write still running then, and sends nothing that could not
+// finish before it; go-redis (ContextTimeoutEnabled) bounds its commands
+// the same way. An attempt cut off by its bound while ctx lives on (a
+// renewal moved the bound) is retried under the new one.
+func WithAttemptBound(ctx context.Context, until func() time.Time) context.Context {
+	return context.WithValue(ctx, attemptBoundKey{}, until)
+}
+
+// Bound returns ctx with the deadline of the bound ctx carries (see
+// WithAttemptBound) as it is now, or ctx itself when it carries none: the
+// context of one attempt of Retry, and of a write sent without Retry.
+func Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	until, ok := ctx.Value(attemptBoundKey{}).(func() time.Time)
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, until())
+}
+
 // Retry calls fn until it succeeds, fails with an error that is
 // not transient (see IsTransient), ctx ends, or the retry budget is spent
 // (6 attempts or one minute). It waits between attempts with exponential
-// backoff and jitter, from 100ms up to 5s. fn must be idempotent. When ctx
-// ends it returns ctx's cause; otherwise fn's last error.
+// backoff and jitter, from 100ms up to 5s. fn must be idempotent. Each
+// attempt is bounded as WithAttemptBound says. When ctx ends it returns
+// ctx's cause; otherwise fn's last error.
 func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -133,7 +160,7 @@ func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error
 	start := time.Now()
 	delay := retryInitialDelay
 	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
+		err := try(ctx, fn)
 		if err == nil {
 			return nil
 		}
@@ -156,6 +183,13 @@ func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error
 	}
 }
 
+// try makes one attempt of fn under its bound.
+func try(ctx context.Context, fn func(context.Context) error) error {
+	actx, cancel := Bound(ctx)
+	defer cancel()
+	return fn(actx)
+}
+
 // transientMongoCodes are server error codes after which the same write can
 // be sent again: the retryable-write codes of the MongoDB drivers
 // specification (a primary stepping down, a node shutting down, a network
@@ -163,6 +197,7 @@ func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error
 var transientMongoCodes = [...]int{
 	6,     // HostUnreachable
 	7,     // HostNotFound
+	50,    // MaxTimeMSExpired: an attempt's bound passed (a live ctx retries under the moved one)
 	89,    // NetworkTimeout
 	91,    // ShutdownInProgress
 	189,   // PrimarySteppedDown

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -37,6 +38,8 @@ func TestIsTransient(t *testing.T) {
 		{"interrupted_repl_state_change", mongo.CommandError{Code: 11602}, true},
 		{"not_primary_no_secondary_ok", mongo.CommandError{Code: 13435}, true},
 		{"cosmos_throttled_write", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: mongo.WriteError{Code: 16500}}}}, true},
+		{"max_time_ms_expired", mongo.CommandError{Code: 50}, true},
+		{"bulk_max_time_ms_expired", mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{{WriteError: mongo.WriteError{Code: 50}}}}, true},
 		{"retryable_write_label", mongo.CommandError{Code: 1, Labels: []string{"RetryableWriteError"}}, true},
 		{"transient_transaction_label", mongo.BulkWriteException{Labels: []string{"TransientTransactionError"}}, true},
 		{"network_label", mongo.CommandError{Labels: []string{"NetworkError"}}, true},
@@ -225,5 +228,51 @@ func TestChunksStopsAtError(t *testing.T) {
 	})
 	if !errors.Is(err, boom) || calls != 1 {
 		t.Errorf("err = %v after %d calls, want boom after 1", err, calls)
+	}
+}
+
+// An attempt under a bound has the bound's deadline as it is when the
+// attempt starts; an attempt cut off by it while the context lives on (the
+// bound moved, as a lease renewal moves it) is retried under the new bound.
+func TestRetryBoundsEachAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var until atomic.Pointer[time.Time]
+		first := time.Now().Add(2 * time.Second)
+		until.Store(&first)
+		ctx := WithAttemptBound(t.Context(), func() time.Time { return *until.Load() })
+		var deadlines []time.Time
+		err := Retry(ctx, discardLog(), func(actx context.Context) error {
+			d, ok := actx.Deadline()
+			if !ok {
+				t.Fatal("attempt without a deadline")
+			}
+			deadlines = append(deadlines, d)
+			if len(deadlines) > 1 {
+				return nil
+			}
+			moved := time.Now().Add(10 * time.Second) // renewed during the attempt
+			until.Store(&moved)
+			<-actx.Done() // a write still running at its bound
+			return actx.Err()
+		})
+		if err != nil {
+			t.Fatalf("Retry = %v, want nil (the bound moved)", err)
+		}
+		if len(deadlines) != 2 || !deadlines[0].Equal(first) || !deadlines[1].After(first.Add(7*time.Second)) {
+			t.Errorf("attempt deadlines = %v, want %v then the moved bound", deadlines, first)
+		}
+	})
+}
+
+// Without a bound, an attempt has the deadline of its context, if any.
+func TestRetryWithoutBound(t *testing.T) {
+	err := Retry(t.Context(), discardLog(), func(actx context.Context) error {
+		if d, ok := actx.Deadline(); ok {
+			t.Errorf("attempt deadline %v, want none", d)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
