@@ -3,8 +3,10 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,18 +97,28 @@ func TestWait(t *testing.T) {
 	})
 	t.Run("timeout_names_pending", func(t *testing.T) {
 		// v1 is now older than the stored markers of app; base matches.
-		// Several deadlines, so that some fall in the middle of a poll's
-		// reads: the error still names what the last poll found pending.
+		// The wait times out at several moments after its first complete
+		// poll, so that some fall in the middle of a poll's reads: the
+		// error still names what the last complete poll found pending.
 		for i := range 5 {
-			d := stillWaiting/2 + time.Duration(i)*37*time.Millisecond
-			ctx, cancel := context.WithTimeoutCause(t.Context(), d, runner.ErrWaitTimeout)
-			err := w.Wait(ctx, v1)
-			cancel()
+			polled := &firstPoll{done: make(chan struct{})}
+			wi := *w
+			wi.Log = slog.New(polled)
+			ctx, cancel := context.WithCancelCause(t.Context())
+			go func() {
+				select {
+				case <-polled.done:
+					time.AfterFunc(time.Duration(i)*17*time.Millisecond, func() { cancel(runner.ErrWaitTimeout) })
+				case <-ctx.Done():
+				}
+			}()
+			err := wi.Wait(ctx, v1)
+			cancel(nil)
 			if !errors.Is(err, runner.ErrWaitTimeout) {
-				t.Fatalf("deadline %s: Wait = %v, want ErrWaitTimeout", d, err)
+				t.Fatalf("timeout %d: Wait = %v, want ErrWaitTimeout", i, err)
 			}
 			if msg := err.Error(); !strings.Contains(msg, "app (have ") || strings.Contains(msg, "base") {
-				t.Errorf("deadline %s: Wait = %q, want it to name app as pending and not base", d, msg)
+				t.Errorf("timeout %d: Wait = %q, want it to name app as pending and not base", i, msg)
 			}
 		}
 	})
@@ -126,3 +138,22 @@ func TestWait(t *testing.T) {
 		}
 	})
 }
+
+// firstPoll is a log handler that closes done at a Waiter's first
+// "waiting for profiles" line, logged once its first poll is complete.
+type firstPoll struct {
+	once sync.Once
+	done chan struct{}
+}
+
+func (h *firstPoll) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *firstPoll) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "waiting for profiles" {
+		h.once.Do(func() { close(h.done) })
+	}
+	return nil
+}
+
+func (h *firstPoll) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *firstPoll) WithGroup(string) slog.Handler      { return h }

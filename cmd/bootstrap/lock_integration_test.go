@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/srvthreds/bootstrap/internal/harness"
 	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/store"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // takeoverMargin is added to a lock ttl where the spec bounds a takeover by
@@ -259,10 +261,11 @@ func pausedHolderLosesTo(t *testing.T, holder, waiter *harness.RunnerContainer) 
 	return second
 }
 
-// A holder frozen in the middle of a patterns step past its ttl: the other
-// runner applies its own content; the resumed holder writes neither a
-// PatternModel document nor a cache entry, and exits 5 (SPEC §4: fencing
-// covers data). (A redis step is too fast to freeze midway from outside:
+// A holder frozen right after it acquired the lock (before its first
+// renewal, ttl/3 later), or in the middle of a patterns step, past its ttl:
+// the other runner applies its own content; the resumed holder writes
+// neither a PatternModel document nor a cache entry, and exits 5 (SPEC §4:
+// fencing covers data). (A redis step is too fast to freeze midway from outside:
 // TestFault_lock_lost_mid_redis_step_writes_nothing, in the runner's tests,
 // holds the holder between two batches instead.)
 func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
@@ -270,11 +273,14 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 	tests := []struct {
 		name    string
 		profile func(t *testing.T, dir, tag string)
-		midway  func(t *testing.T, env *harness.Env) bool
+		midway  func(t *testing.T, mc *mongo.Client, rc *redis.Client) bool // polled
 		check   func(t *testing.T, env *harness.Env, tag string)
 	}{
-		{name: "patterns_step", profile: writeFencedPatterns, midway: func(t *testing.T, env *harness.Env) bool {
-			return countDocs(t, env.Mongo.Client(t), testDB, "PatternModel") >= 10
+		{name: "right_after_acquiring", profile: writeFencedPatterns, midway: func(t *testing.T, _ *mongo.Client, rc *redis.Client) bool {
+			return lockHolder(t, rc) != nil
+		}, check: checkFencedPatterns},
+		{name: "patterns_step", profile: writeFencedPatterns, midway: func(t *testing.T, mc *mongo.Client, _ *redis.Client) bool {
+			return countDocs(t, mc, testDB, "PatternModel") >= 10
 		}, check: checkFencedPatterns},
 	}
 	for _, tt := range tests {
@@ -290,15 +296,17 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 			// does the other runner start (a runner that started first could
 			// finish before the second one's container is up).
 			holder := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["a"], Name: "a"})
-			waitForLog(t, holder, time.Minute, `"lock acquired"`, msgIs("lock acquired"))
+			mc, rc := env.Mongo.Client(t), env.Redis.Client(t)
 			deadline := time.Now().Add(2 * time.Minute)
-			for !tt.midway(t, env) {
+			for !tt.midway(t, mc, rc) {
 				if time.Now().After(deadline) || !running(t, holder) {
 					t.Fatalf("holder %s never got midway; logs:\n%s", holder.Name, holder.Logs(t))
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
 			holder.Pause(t)
+			acquired := firstMsg(t, parseLogs(t, holder.Logs(t)), "lock acquired", "").at(t)
+			t.Logf("holder frozen %s after it acquired the lock", time.Since(acquired).Round(time.Millisecond))
 			waiter := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["b"], Name: "b"})
 			pausedHolderLosesTo(t, holder, waiter)
 			tags := map[*harness.RunnerContainer]string{holder: "runner a", waiter: "runner b"}

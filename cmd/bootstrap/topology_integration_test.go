@@ -69,7 +69,7 @@ func topoProfiles(t testing.TB, n int) string {
 		t.Fatal(err)
 	}
 	writePatternsProfile(t, dir, "many-patterns", n, 1)
-	writeDocumentsProfile(t, dir, "slow-docs", 400)
+	writeDocumentsProfile(t, dir, "slow-docs", slowDocs)
 	return dir
 }
 
@@ -164,7 +164,7 @@ func markerFence(t testing.TB, mc *mongo.Client, db, profile string) int64 {
 // only grew; the documents are all there.
 func failoverMidRun(t *testing.T, tp *topo, fail func()) {
 	t.Helper()
-	const n = 400
+	const n = slowDocs
 	first := tp.start(t, "before-failover", "run", "-p", "slow-docs", "--batch-size", slowBatch, "--lock-ttl", "3s")
 	waitMidProfile(t, tp.mc, first, n)
 	fail()
@@ -203,7 +203,7 @@ func failoverMidRun(t *testing.T, tp *topo, fail func()) {
 // version, and the data is whole. extra is added to both runs' arguments.
 func lockLostByFailover(t *testing.T, tp *topo, cut func(phase string), extra ...string) {
 	t.Helper()
-	const n = 400
+	const n = slowDocs
 	if _, err := tp.mc.Database(testDB).Collection(itemsCollection).DeleteMany(t.Context(), map[string]any{}); err != nil {
 		t.Fatal(err)
 	}
