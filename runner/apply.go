@@ -171,7 +171,7 @@ func (a *attempt) putMarker(db string, m *store.Marker) error {
 		return err
 	}
 	g.confirmed(a.lease.Confirmed())
-	ctx, cancel := mongox.Bound(g) // maxTimeMS: the validity just confirmed
+	ctx, cancel := mongox.Bound(g) // maxTimeMS from the confirmation just made
 	defer cancel()
 	if err := a.r.store.PutMarker(ctx, db, m); err != nil {
 		err = fenced(err)

@@ -40,9 +40,9 @@ type leaseGuard struct {
 
 func newLeaseGuard(parent context.Context, lease *lock.Lease, ttl time.Duration) *leaseGuard {
 	g := &leaseGuard{ttl: ttl}
-	// Every MongoDB and Redis command retried under the guard carries the
-	// validity as its deadline (maxTimeMS for MongoDB).
-	g.Context, g.cancel = context.WithCancelCause(mongox.WithAttemptBound(parent, g.until))
+	// Every MongoDB and Redis command retried under the guard carries
+	// writeBound as its deadline (maxTimeMS for MongoDB).
+	g.Context, g.cancel = context.WithCancelCause(mongox.WithAttemptBound(parent, g.writeBound))
 	g.expiry = time.AfterFunc(ttl, g.checkExpiry)
 	g.confirmed(lease.Confirmed())
 	context.AfterFunc(g.Context, func() { g.expiry.Stop() })
@@ -68,6 +68,13 @@ func (g *leaseGuard) checkExpiry() {
 
 // until is the end of the lease's confirmed validity (monotonic).
 func (g *leaseGuard) until() time.Time { return *g.validUntil.Load() }
+
+// writeBound is when a command sent under the guard must be done (its
+// deadline, maxTimeMS for MongoDB): 5/6 of the ttl after the last
+// confirmation. No command starts after the validity (2/3 of the ttl), and
+// another runner can take the lock only a full ttl after the confirmation:
+// the last sixth is a margin for a command's transit to the server.
+func (g *leaseGuard) writeBound() time.Time { return g.until().Add(g.ttl / 6) }
 
 // remaining is how long the lease is still known to be ours.
 func (g *leaseGuard) remaining() time.Duration { return time.Until(g.until()) }

@@ -291,11 +291,12 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 			for name, dir := range dirs {
 				tt.profile(t, dir, "runner "+name)
 			}
-			args := dbArgs(env, "run", "-p", "fenced", "--lock-ttl", "2s", "--batch-size", "1", "--max-yaml-size", "8MiB")
-			// The holder runs alone until it is midway and frozen; only then
-			// does the other runner start (a runner that started first could
-			// finish before the second one's container is up).
-			holder := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["a"], Name: "a"})
+			args := dbArgs(env, "run", "-p", "fenced", "--lock-ttl", "2s")
+			// The holder runs alone, one statement a batch, until it is
+			// midway and frozen; only then does the other runner start (a
+			// runner that started first could finish before the second
+			// one's container is up), with batches of the default size.
+			holder := env.StartRunner(t, harness.RunOptions{Args: append(slices.Clone(args), "--batch-size", "1"), ProfilesDir: dirs["a"], Name: "a"})
 			mc, rc := env.Mongo.Client(t), env.Redis.Client(t)
 			deadline := time.Now().Add(2 * time.Minute)
 			for !tt.midway(t, mc, rc) {
@@ -316,9 +317,10 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 }
 
 // fencedKeys/20 is the number of patterns of the generated profile: with
-// --batch-size 1 their documents take seconds on FerretDB, so a test can
-// pause the runner midway.
-const fencedKeys = 10000
+// --batch-size 1 their documents take tens of seconds on FerretDB, so a
+// test can pause the runner midway even when its polls are starved of CPU
+// for seconds.
+const fencedKeys = 40000
 
 // writeFencedPatterns writes the profile "fenced": a srvthreds-form
 // profile of fencedKeys/20 active patterns whose description is tag.

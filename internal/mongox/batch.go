@@ -98,27 +98,48 @@ func (b Batcher) ReplaceUpsert(ctx context.Context, coll *mongo.Collection, filt
 }
 
 // BulkWrite runs models in unordered BulkWrite commands of at most
-// b.Size statements each, retrying
-// transient errors. The models must be idempotent. It returns the number of
-// statements applied by the batches that succeeded.
+// b.Size statements each, retrying transient errors (see Send). The models
+// must be idempotent. It returns the number of statements applied by the
+// batches that succeeded.
 func (b Batcher) BulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel) (int64, error) {
-	log, batch, progress := b.log(), b.size(), b.progress()
-	var written int64
-	err := Chunks(models, batch, func(part []mongo.WriteModel) error {
-		err := Retry(ctx, log, func(ctx context.Context) error {
-			_, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("write %s.%s (statements %d-%d): %w",
-				coll.Database().Name(), coll.Name(), written+1, written+int64(len(part)), err)
-		}
-		written += int64(len(part))
-		progress.Add(int64(len(part)))
-		log.Debug("batch written", "collection", coll.Name(), "statements", len(part), "written", written)
-		return nil
-	})
+	log := b.log().With("collection", coll.Name())
+	written, err := Send(ctx, log, models, b.size(), func(ctx context.Context, part []mongo.WriteModel) error {
+		_, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false))
+		return err
+	}, b.progress().Add)
+	if err != nil {
+		err = fmt.Errorf("write %s.%s %w", coll.Database().Name(), coll.Name(), err)
+	}
 	return written, err
+}
+
+// Send sends items in batches of at most size, each with Retry, and calls
+// done with each batch's length once it is sent. A batch cut off by its
+// attempt bound while ctx lives on (see WithAttemptBound: the server took
+// longer than the lease's window, and a renewal has since moved it) is not
+// sent whole again: the batch size halves, down to one, for this batch and
+// the rest, so a slow server still progresses under a healthy lease. It
+// returns how many items were sent before an error.
+func Send[T any](ctx context.Context, log *slog.Logger, items []T, size int, send func(context.Context, []T) error, done func(n int64)) (int64, error) {
+	var sent int64
+	for len(items) > 0 {
+		part := items[:min(size, len(items))]
+		err := retry(ctx, log, len(part) > 1, func(ctx context.Context) error { return send(ctx, part) })
+		var cut *boundCutError
+		if errors.As(err, &cut) && len(part) > 1 {
+			size = len(part) / 2
+			log.Warn("batch cut off at the end of the lease window, sending smaller ones", "statements", len(part), "batch_size", size)
+			continue
+		}
+		if err != nil {
+			return sent, fmt.Errorf("(statements %d-%d): %w", sent+1, sent+int64(len(part)), err)
+		}
+		sent += int64(len(part))
+		items = items[len(part):]
+		done(int64(len(part)))
+		log.Debug("batch written", "statements", len(part), "written", sent)
+	}
+	return sent, nil
 }
 
 // attemptBoundKey is the context key of WithAttemptBound.
@@ -154,11 +175,18 @@ func Bound(ctx context.Context) (context.Context, context.CancelFunc) {
 // attempt is bounded as WithAttemptBound says. When ctx ends it returns
 // ctx's cause; otherwise fn's last error.
 func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
+	return retry(ctx, log, false, fn)
+}
+
+// retry is Retry; with splittable, an attempt cut off by its bound is
+// returned at once (a *boundCutError) for the caller to send less.
+func retry(ctx context.Context, log *slog.Logger, splittable bool, fn func(context.Context) error) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
 	delay := retryInitialDelay
+	var cut *boundCutError
 	for attempt := 1; ; attempt++ {
 		err := try(ctx, fn)
 		if err == nil {
@@ -166,6 +194,9 @@ func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error
 		}
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
+		}
+		if splittable && errors.As(err, &cut) {
+			return err
 		}
 		if !IsTransient(err) || attempt >= retryAttempts || time.Since(start) >= retryMaxElapsed {
 			return err
@@ -183,11 +214,31 @@ func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error
 	}
 }
 
+// maxTimeMSExpired is MongoDB's error code for a command that ran past its
+// maxTimeMS.
+const maxTimeMSExpired = 50
+
+// boundCutError is an attempt cut off by its bound (the client's deadline,
+// or MongoDB's maxTimeMS) while its context lived on.
+type boundCutError struct{ err error }
+
+func (e *boundCutError) Error() string {
+	return e.err.Error() + " (cut off at the end of the lease window)"
+}
+
+func (e *boundCutError) Unwrap() error { return e.err }
+
 // try makes one attempt of fn under its bound.
 func try(ctx context.Context, fn func(context.Context) error) error {
 	actx, cancel := Bound(ctx)
 	defer cancel()
-	return fn(actx)
+	err := fn(actx)
+	var se mongo.ServerError
+	if err != nil && actx != ctx && ctx.Err() == nil &&
+		(actx.Err() != nil || errors.As(err, &se) && se.HasErrorCode(maxTimeMSExpired)) {
+		return &boundCutError{err}
+	}
+	return err
 }
 
 // transientMongoCodes are server error codes after which the same write can

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -275,4 +276,64 @@ func TestRetryWithoutBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A server too slow for a whole batch within the lease's window: a batch
+// cut off by its bound halves the batch size, for it and the rest, until
+// batches get through; every item is sent once, in order.
+func TestSendHalvesBatchesCutOffByTheirBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Renewals keep the bound a second ahead of every attempt.
+		ctx := WithAttemptBound(t.Context(), func() time.Time { return time.Now().Add(time.Second) })
+		items := make([]int, 50)
+		for i := range items {
+			items[i] = i
+		}
+		var tried []int
+		var got []int
+		slow := func(actx context.Context, part []int) error {
+			tried = append(tried, len(part))
+			if len(part) > 8 { // more than the server can write within the window
+				<-actx.Done()
+				return actx.Err()
+			}
+			got = append(got, part...)
+			return nil
+		}
+		var done int64
+		sent, err := Send(ctx, discardLog(), items, 20, slow, func(n int64) { done += n })
+		if err != nil || sent != 50 || done != 50 {
+			t.Fatalf("Send = %d, %v (done %d), want 50, nil", sent, err, done)
+		}
+		if !reflect.DeepEqual(got, items) {
+			t.Errorf("items sent = %v, want each once, in order", got)
+		}
+		if want := []int{20, 10, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5}; !reflect.DeepEqual(tried, want) {
+			t.Errorf("batch sizes tried = %v, want %v", tried, want)
+		}
+	})
+}
+
+// A single item cut off by its bound every time is retried within the
+// retry budget, then reported, naming the statements.
+func TestSendGivesUpOnAnItemThatNeverFits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := WithAttemptBound(t.Context(), func() time.Time { return time.Now().Add(time.Second) })
+		calls := 0
+		_, err := Send(ctx, discardLog(), []int{1, 2}, 1, func(actx context.Context, part []int) error {
+			calls++
+			if part[0] == 1 {
+				return nil
+			}
+			<-actx.Done()
+			return actx.Err()
+		}, func(int64) {})
+		var cut *boundCutError
+		if !errors.As(err, &cut) || !strings.Contains(err.Error(), "statements 2-2") {
+			t.Errorf("Send = %v, want the cut-off error of statements 2-2", err)
+		}
+		if calls != 1+retryAttempts {
+			t.Errorf("calls = %d, want 1 + %d attempts", calls, retryAttempts)
+		}
+	})
 }
