@@ -146,8 +146,9 @@ func Send[T any](ctx context.Context, log *slog.Logger, items []T, size int, sen
 type attemptBoundKey struct{}
 
 // WithAttemptBound returns ctx carrying until: every attempt Retry makes
-// under it has the deadline until returns when the attempt starts (the end
-// of the lock lease's confirmed validity, which each renewal moves). The
+// under it has the deadline until returns when the attempt starts (the
+// runner's: 5/6 of the lock's ttl after the lease's last confirmation,
+// which each renewal moves). The
 // MongoDB driver sends a command's deadline as maxTimeMS, so the server
 // aborts a write still running then, and sends nothing that could not
 // finish before it; go-redis (ContextTimeoutEnabled) bounds its commands
@@ -161,11 +162,18 @@ func WithAttemptBound(ctx context.Context, until func() time.Time) context.Conte
 // WithAttemptBound) as it is now, or ctx itself when it carries none: the
 // context of one attempt of Retry, and of a write sent without Retry.
 func Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	actx, cancel, _ := bound(ctx)
+	return actx, cancel
+}
+
+// bound is Bound, and whether ctx carries a bound.
+func bound(ctx context.Context) (context.Context, context.CancelFunc, bool) {
 	until, ok := ctx.Value(attemptBoundKey{}).(func() time.Time)
 	if !ok {
-		return ctx, func() {}
+		return ctx, func() {}, false
 	}
-	return context.WithDeadline(ctx, until())
+	actx, cancel := context.WithDeadline(ctx, until())
+	return actx, cancel, true
 }
 
 // Retry calls fn until it succeeds, fails with an error that is
@@ -230,11 +238,11 @@ func (e *boundCutError) Unwrap() error { return e.err }
 
 // try makes one attempt of fn under its bound.
 func try(ctx context.Context, fn func(context.Context) error) error {
-	actx, cancel := Bound(ctx)
+	actx, cancel, bounded := bound(ctx)
 	defer cancel()
 	err := fn(actx)
 	var se mongo.ServerError
-	if err != nil && actx != ctx && ctx.Err() == nil &&
+	if err != nil && bounded && ctx.Err() == nil &&
 		(actx.Err() != nil || errors.As(err, &se) && se.HasErrorCode(maxTimeMSExpired)) {
 		return &boundCutError{err}
 	}
