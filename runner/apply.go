@@ -3,12 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/srvthreds/bootstrap/internal/mongox"
-	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
 	"github.com/srvthreds/bootstrap/store"
@@ -125,7 +122,7 @@ func (a *attempt) drifted(pc *profileRun) (bool, error) {
 		return false, nil
 	}
 	a.begins(pc.p.Name + "/verify")
-	diffs, n, err := a.r.drift(a.g, pc.p, pc.prev)
+	diffs, n, err := a.r.drift(a.ctx(), pc.p, pc.prev)
 	if err != nil || n == 0 {
 		return false, err
 	}
@@ -154,33 +151,13 @@ func (a *attempt) marker(p *profiles.Profile, d time.Duration, steps []store.Ste
 	}
 }
 
-// putMarker is the fenced marker write: it confirms the lease right before
-// (a holder that lost it writes none), then stores m only over a marker
-// with a lower fence (the final guard). A lost lease or a newer marker
-// cancels the work.
+// putMarker is the fenced marker write (lease.Session.PutMarker): the
+// lease is confirmed right before, and the store keeps m only over a marker
+// with a lower fence.
 func (a *attempt) putMarker(db string, m *store.Marker) error {
-	g := a.g
-	if err := g.Err(); err != nil {
-		return err
-	}
-	if err := a.refreshForMarker(); err != nil {
-		if errors.Is(err, lock.ErrLost) {
-			err = fmt.Errorf("%w: %w", ErrLockLost, err)
-			g.cancel(err)
-		}
-		return err
-	}
-	g.confirmed(a.lease.Confirmed())
-	ctx, cancel := mongox.Bound(g) // maxTimeMS from the confirmation just made
-	defer cancel()
-	if err := a.r.store.PutMarker(ctx, db, m); err != nil {
-		err = fenced(err)
-		if errors.Is(err, ErrLockLost) {
-			g.cancel(err)
-		}
-		return err
-	}
-	return nil
+	return a.s.PutMarker(a.ctx(), func(ctx context.Context) error {
+		return a.r.store.PutMarker(ctx, db, m)
+	})
 }
 
 // applyVersion applies pc's profile at its version: after its reset (reset,
@@ -219,7 +196,7 @@ func (a *attempt) applyVersion(pc *profileRun, reset *store.StepRecord) error {
 	if prune != nil {
 		env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.PruneName))
 		a.begins(p.Name + "/" + step.PruneName)
-		rec, err := step.Prune(a.g, env, prune)
+		rec, err := step.Prune(a.ctx(), env, prune)
 		pr.Steps = append(pr.Steps, rec)
 		if err != nil {
 			return a.fail(pc, step.PruneName, err)
@@ -239,24 +216,16 @@ func (a *attempt) applyVersion(pc *profileRun, reset *store.StepRecord) error {
 }
 
 // putRedisRecord writes, for a profile that writes to Redis, its record
-// there (fenced like the marker), after the marker: a run that finds it
-// missing applies the profile again.
+// there (fenced like the marker: lease.Session.Put), after the marker: a
+// run that finds it missing applies the profile again.
 func (a *attempt) putRedisRecord(p *profiles.Profile, m *store.Marker) error {
 	if !store.WritesRedis(p) {
 		return nil
 	}
-	if err := a.g.Err(); err != nil {
-		return err
-	}
 	rec := &store.RedisRecord{Version: m.Version, HashAlgo: m.HashAlgo, Fence: m.Fence, RunID: m.RunID, At: m.AppliedAt}
-	if err := a.r.records.Redis.Put(a.g, p.Database, p.Name, rec); err != nil {
-		err = fenced(err)
-		if errors.Is(err, ErrLockLost) {
-			a.g.cancel(err)
-		}
-		return err
-	}
-	return nil
+	return a.s.Put(a.ctx(), func(ctx context.Context) error {
+		return a.r.records.Redis.Put(ctx, p.Database, p.Name, rec)
+	})
 }
 
 // applyStep applies one step, reporting it to the Reporter.
@@ -268,22 +237,19 @@ func (a *attempt) applyStep(pc *profileRun, s profiles.Step) (store.StepRecord, 
 		return store.StepRecord{Name: name, Kind: s.Kind, Error: err.Error()}, err
 	}
 	env := a.stepEnv(pc, s, log)
-	if err := a.g.Err(); err != nil { // no step starts (an http call, a command) once the lease is gone
-		return store.StepRecord{Name: name, Kind: s.Kind, Error: context.Cause(a.g).Error()}, err
+	if err := a.s.Err(); err != nil { // no step starts (an http call, a command) once the lease is gone
+		return store.StepRecord{Name: name, Kind: s.Kind, Error: err.Error()}, err
 	}
 	a.r.rep.StartStep(pc.p.Name, name)
 	a.begins(pc.p.Name + "/" + name)
 	t0 := a.r.opts.Now()
 	log.Info("step started", "summary", s.Summary())
-	rec, err := kind.Apply(a.g, env, s)
-	if errors.Is(err, store.ErrFenced) {
-		a.g.cancel(fenced(err)) // the lock is another run's: stop, exit 5
-	}
+	rec, err := kind.Apply(a.ctx(), env, s)
 	d := a.r.opts.Now().Sub(t0)
 	rec.Name, rec.Kind, rec.DurationMs = name, s.Kind, d.Milliseconds()
 	a.r.rep.EndStep(pc.p.Name, s.Kind, d, err)
 	if err != nil {
-		if cause := a.g.cause(); cause != nil {
+		if cause := a.s.Err(); cause != nil {
 			err = cause // the run was stopped: say why, not what the step saw
 		}
 		rec.Error = err.Error()
@@ -301,7 +267,7 @@ func (a *attempt) stepEnv(pc *profileRun, s profiles.Step, log *slog.Logger) *st
 	return step.NewEnv(step.Env{
 		Mongo: a.r.mongo, Redis: a.r.redis, Log: log, Progress: a.r.rep, BatchSize: o.BatchSize,
 		Now: o.Now(), DB: step.Database(pc.p, s), Prev: prevStep(pc.prev, s.Name()),
-		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile, Fence: a,
+		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile, Guard: a.s,
 	})
 }
 
@@ -348,7 +314,7 @@ func (a *attempt) reset(pc *profileRun) (store.StepRecord, error) {
 	env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.ResetName))
 	a.begins(pc.p.Name + "/" + step.ResetName)
 	a.r.rep.StartProfile(pc.p.Name, pc.p.Version)
-	rec, err := step.Reset(a.g, env, pc.p.Reset)
+	rec, err := step.Reset(a.ctx(), env, pc.p.Reset)
 	rec.Name, rec.Kind = step.ResetName, step.ResetName
 	return rec, err
 }
@@ -359,7 +325,7 @@ func (a *attempt) reset(pc *profileRun) (store.StepRecord, error) {
 func (a *attempt) fail(pc *profileRun, stepName string, err error) error {
 	pr := pc.pr
 	pr.Duration = a.r.opts.Now().Sub(pc.start)
-	if cause := a.g.cause(); cause != nil {
+	if cause := a.s.Err(); cause != nil {
 		pr.Outcome = store.OutcomeInterrupted
 		err = cause
 	} else {
@@ -374,9 +340,9 @@ func (a *attempt) fail(pc *profileRun, stepName string, err error) error {
 // record logs the outcome and writes its audit record, with a context of its
 // own when the run's was cancelled (an interrupted profile is still audited).
 func (a *attempt) record(pc *profileRun) {
-	ctx := context.Context(a.g)
-	if a.g.Err() != nil {
-		c, cancel := context.WithTimeout(context.WithoutCancel(a.g.Context), a.r.opts.ShutdownGrace/2)
+	ctx := a.ctx()
+	if a.s.Err() != nil {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.r.opts.ShutdownGrace/2)
 		defer cancel()
 		ctx = c
 	}

@@ -8,30 +8,29 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
-	"github.com/srvthreds/bootstrap/runner/internal/step"
+	"github.com/srvthreds/bootstrap/runner/internal/lease"
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// attempt is one run's work under the lock: the lease, its guard (the
-// context every write is sent under), the markers read once the lock was
-// held, and the logger with the run's fields.
+// attempt is one run's work under the lock: the lease, the session that
+// owns every write under it, the markers read once the lock was held, and
+// the logger with the run's fields.
 type attempt struct {
 	r     *Runner
-	g     *leaseGuard
-	lease *lock.Lease
+	s     *lease.Session
+	lease Lease
 	log   *slog.Logger
 	prevs map[string]*store.Marker // the markers read once the lock was held
 	comps map[string]Completion    // what both stores said then
 	where atomic.Pointer[string]   // what runs, for the watchdog's error
 
-	parent    context.Context // the run's context, which the guard derives from
-	stopGuard func()          // stops the renewal loop and cancels g
+	parent context.Context // the run's context, which the session derives from
 }
+
+// ctx is the context of the work under the lease.
+func (a *attempt) ctx() context.Context { return a.s.Context() }
 
 // work is what runs under the lock.
 type work func(a *attempt) error
@@ -69,6 +68,7 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	if err == nil {
 		a.log = a.log.With("fence", a.lease.Fence())
 		if r.opts.StallTimeout > 0 {
+			r.rep.Heartbeat() // the stall clock counts from the lock held, not the wait
 			go a.watch()
 		}
 		err = a.do(w)
@@ -112,7 +112,7 @@ func (r *Runner) begin(ctx context.Context, log *slog.Logger, profs []*profiles.
 // first reloaded a Cluster's slots, say) that its validity, counted from
 // before the request, has already run out: the lock may still be ours, and
 // compare-and-extend tells atomically. A lease found lost is ErrLockLost.
-func (r *Runner) reconfirm(ctx context.Context, lease *lock.Lease, log *slog.Logger) error {
+func (r *Runner) reconfirm(ctx context.Context, lease Lease, log *slog.Logger) error {
 	ttl := r.locker.TTL()
 	if time.Since(lease.Confirmed()) < ttl*2/3 {
 		return nil
@@ -127,36 +127,26 @@ func (r *Runner) reconfirm(ctx context.Context, lease *lock.Lease, log *slog.Log
 	return nil
 }
 
-// guard starts the lease guard and its renewal loop for a.lease.
+// guard starts the session of a.lease and its renewal loop.
 func (a *attempt) guard() {
-	g := newLeaseGuard(a.parent, a.lease, a.r.locker.TTL())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer panics.Recover(a.log, "lock renewal", g.cancel)
-		a.r.renew(g, a.lease, a.log)
-	}()
-	a.g = g
-	a.stopGuard = func() { g.cancel(nil); <-done }
+	r := a.r
+	a.s = lease.Start(a.parent, a.lease, lease.Options{
+		TTL: r.locker.TTL(), LockKey: r.lockKey, Log: a.log.With("lock", r.locker.Name()),
+		OnRenew: func() { r.rep.SetLock(true, a.lease.Fence(), holderOf(a.lease)) },
+	})
 }
 
-// end stops the guard and releases the lock.
+// end stops the session and releases the lock.
 func (a *attempt) end() {
-	a.stopGuard()
+	a.s.Stop()
 	a.r.releaseLock(a.parent, a.lease, a.log)
 }
 
-// Lock is the lock's key and this attempt's token, for the Redis batches
-// that check them atomically (step.Fence); not on a Redis Cluster, where
-// the lock key and the data keys live in different slots.
-func (a *attempt) Lock() (key, token string, ok bool) {
-	if _, cluster := a.r.redis.(*redis.ClusterClient); cluster {
-		return "", "", false
-	}
-	return a.r.locker.Key(), a.lease.Token(), true
+// holderOf names the holder of l, for /status: run id@host.
+func holderOf(l Lease) string {
+	h := l.Holder()
+	return h.RunID + "@" + h.Host
 }
-
-var _ step.Fence = (*attempt)(nil)
 
 // current names what runs, for the watchdog.
 func (a *attempt) current() string {
@@ -173,7 +163,7 @@ func (a *attempt) begins(where string) {
 	a.r.rep.Heartbeat()
 }
 
-func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, error) {
+func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (Lease, error) {
 	wctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
 	defer cancel()
 	t0 := r.opts.Now()
@@ -190,17 +180,16 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (*lock.Lease, er
 	if r.opts.OnLease != nil {
 		r.opts.OnLease(lease)
 	}
-	h := lease.Holder()
-	r.rep.SetLock(true, lease.Fence(), h.RunID+"@"+h.Host)
+	r.rep.SetLock(true, lease.Fence(), holderOf(lease))
 	log.Info("lock acquired", "lock", r.locker.Name(), "fence", lease.Fence(), "waited_ms", waited.Milliseconds())
 	return lease, nil
 }
 
 // readMarkers reads what both stores say of every profile of profs.
 func (a *attempt) readMarkers(profs []*profiles.Profile) error {
-	comps, err := a.r.records.All(a.g, profs)
+	comps, err := a.r.records.All(a.ctx(), profs)
 	if err != nil {
-		if c := a.g.cause(); c != nil {
+		if c := a.s.Err(); c != nil {
 			return c
 		}
 		return err
@@ -230,10 +219,10 @@ func (a *attempt) checkFence() error {
 	r := a.r
 	a.log.Warn("fence counter is behind the stored markers (Redis lost its data?); raising it and taking the lock again",
 		"fence", a.lease.Fence(), "highest_marker_fence", top)
-	if _, err := r.locker.RaiseFence(a.g, top); err != nil {
+	if _, err := r.locker.RaiseFence(a.ctx(), top); err != nil {
 		return err
 	}
-	a.stopGuard()
+	a.s.Stop()
 	if err := a.lease.Release(a.parent); err != nil && !errors.Is(err, lock.ErrLost) {
 		return err
 	}
@@ -249,7 +238,7 @@ func (a *attempt) checkFence() error {
 
 // releaseLock releases the lease, with a context of its own bounded by the
 // shutdown grace (the run's may be cancelled), and logs how it went.
-func (r *Runner) releaseLock(ctx context.Context, lease *lock.Lease, log *slog.Logger) {
+func (r *Runner) releaseLock(ctx context.Context, lease Lease, log *slog.Logger) {
 	if lease == nil {
 		return // taking the lock again failed
 	}

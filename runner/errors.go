@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/srvthreds/bootstrap/runner/internal/lease"
 	"github.com/srvthreds/bootstrap/runner/internal/snapshot"
-	"github.com/srvthreds/bootstrap/store"
 )
 
 // Errors returned by the runner. The command maps them to exit codes
@@ -15,28 +15,20 @@ import (
 var (
 	// ErrLockLost: the lease was lost during the run, or a newer holder's
 	// marker fenced this one out (exit 5).
-	ErrLockLost = errors.New("runner: lock lost")
+	ErrLockLost = lease.ErrLost
 	// ErrStalled: no step reported progress for the stall timeout (exit 8).
-	ErrStalled = errors.New("runner: stalled")
+	ErrStalled = lease.ErrStalled
 	// ErrTimeout: the whole run took longer than its timeout (exit 8).
 	ErrTimeout = errors.New("runner: timeout")
 	// ErrWaitTimeout: `wait` gave up before every marker matched (exit 4).
 	ErrWaitTimeout = errors.New("runner: wait timed out")
 	// ErrFenced: a marker with a higher fence is already stored. It is
 	// also an ErrLockLost.
-	ErrFenced = fmt.Errorf("%w: %w", ErrLockLost, store.ErrFenced)
+	ErrFenced = lease.ErrFenced
 	// ErrNoSnapshot: no stored snapshot restores the version asked for
 	// (exit 3).
 	ErrNoSnapshot = snapshot.ErrNoSnapshot
 )
-
-// fenced turns the store's ErrFenced into ErrFenced (an ErrLockLost).
-func fenced(err error) error {
-	if errors.Is(err, store.ErrFenced) && !errors.Is(err, ErrFenced) {
-		return fmt.Errorf("%w: %w", ErrFenced, err)
-	}
-	return err
-}
 
 // StepError is a failed step (exit 7). Applied lists the profiles that were
 // applied completely in this run before the failure.

@@ -27,7 +27,7 @@ func (a *attempt) exclusive(set *profiles.Set, res *Result) error {
 		}
 	}
 	for _, db := range dbs {
-		markers, err := a.r.store.Markers(a.g, db)
+		markers, err := a.r.store.Markers(a.ctx(), db)
 		if err != nil {
 			return err
 		}
@@ -71,16 +71,13 @@ func (a *attempt) remove(db string, m *store.Marker, keep *store.Owned, pr *Prof
 			return a.fail(pc, snapshotStepName, err)
 		}
 		env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.PruneName))
-		rec, err := step.Prune(a.g, env, w)
+		rec, err := step.Prune(a.ctx(), env, w)
 		pr.Steps = append(pr.Steps, rec)
 		if err != nil {
 			return a.fail(pc, step.PruneName, err)
 		}
 	}
-	if _, err := a.r.store.DeleteMarker(a.g, db, m.Profile, a.lease.Fence()); err != nil {
-		return a.fail(pc, "marker", fenced(err))
-	}
-	if err := a.r.records.Redis.Delete(a.g, db, m.Profile); err != nil {
+	if err := a.forget(db, m.Profile); err != nil {
 		return a.fail(pc, "marker", err)
 	}
 	pr.Outcome = store.OutcomeRemoved

@@ -10,9 +10,8 @@ import (
 // cancels the work (so the lock is released on the way out) with the panic
 // as the cause.
 func (a *attempt) watch() {
-	g := a.g
-	defer panics.Recover(a.log, "watchdog", g.cancel)
-	a.r.watchdog(g, a.current)
+	defer panics.Recover(a.log, "watchdog", a.s.Cancel)
+	a.s.Watch(a.r.rep, a.r.opts.StallTimeout, a.current)
 }
 
 // do runs w; a panic in it is logged with its stack and returned as an
@@ -21,7 +20,7 @@ func (a *attempt) watch() {
 func (a *attempt) do(w work) error {
 	err := panics.Call(a.log, "run", func() error { return w(a) })
 	if err != nil && errors.Is(err, panics.ErrPanic) {
-		a.g.cancel(err)
+		a.s.Cancel(err)
 	}
 	return err
 }

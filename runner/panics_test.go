@@ -11,12 +11,12 @@ import (
 	"github.com/srvthreds/bootstrap/internal/panics"
 )
 
-// brokenReporter panics when the watchdog asks whether the run stalled.
+// brokenReporter panics when the watchdog reads its stall clock.
 type brokenReporter struct{ *health.State }
 
-func (brokenReporter) Stalled() bool {
-	var clocks []time.Time
-	return clocks[1].IsZero() // index out of range
+func (brokenReporter) SinceProgress() time.Duration {
+	var clocks []time.Duration
+	return clocks[1] // index out of range
 }
 
 // A panic in the watchdog goroutine is recovered: it cancels the work with
@@ -24,12 +24,12 @@ func (brokenReporter) Stalled() bool {
 // run's error is a panic, exit 1.
 func TestWatchdog_panic_cancels_the_work(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a, _ := markerAttempt(t, nil, false)
+		a := testAttempt(t)
 		a.r = &Runner{opts: Options{StallTimeout: time.Second},
 			rep: brokenReporter{health.NewState(&health.StateOptions{StallTimeout: time.Second})}}
 		go a.watch()
-		<-a.g.Done()
-		cause := context.Cause(a.g)
+		<-a.ctx().Done()
+		cause := context.Cause(a.ctx())
 		var pe *panics.Error
 		if !errors.As(cause, &pe) || pe.Where != "watchdog" || len(pe.Stack) == 0 {
 			t.Fatalf("cause %v, want the watchdog's panic with its stack", cause)
@@ -41,7 +41,7 @@ func TestWatchdog_panic_cancels_the_work(t *testing.T) {
 // cancels the guard.
 func TestDo_panic_is_an_error(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a, _ := markerAttempt(t, nil, false)
+		a := testAttempt(t)
 		err := a.do(func(*attempt) error {
 			var m map[string]*attempt
 			return m["p"].do(nil) // nil pointer dereference
@@ -49,8 +49,8 @@ func TestDo_panic_is_an_error(t *testing.T) {
 		if !errors.Is(err, panics.ErrPanic) {
 			t.Fatalf("do: %v, want a panic error", err)
 		}
-		if !errors.Is(context.Cause(a.g), panics.ErrPanic) {
-			t.Errorf("guard cause %v, want the panic", context.Cause(a.g))
+		if !errors.Is(context.Cause(a.ctx()), panics.ErrPanic) {
+			t.Errorf("session cause %v, want the panic", context.Cause(a.ctx()))
 		}
 	})
 }

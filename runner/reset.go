@@ -49,18 +49,27 @@ func (a *attempt) resetOnly(p *profiles.Profile, pr *ProfileResult) error {
 	if err != nil {
 		return a.fail(pc, rec.Name, err)
 	}
-	if err := a.g.Err(); err != nil {
-		return a.fail(pc, "marker", err)
-	}
-	if _, err := a.r.store.DeleteMarker(a.g, p.Database, p.Name, a.lease.Fence()); err != nil {
-		err = fenced(err)
-		return a.fail(pc, "marker", err)
-	}
-	if err := a.r.records.Redis.Delete(a.g, p.Database, p.Name); err != nil {
+	if err := a.forget(p.Database, p.Name); err != nil {
 		return a.fail(pc, "marker", err)
 	}
 	pr.Outcome = store.OutcomeReset
 	pr.Duration = a.r.opts.Now().Sub(pc.start)
 	a.record(pc)
 	return nil
+}
+
+// forget deletes the marker of profile in db (only below this run's fence)
+// and its Redis record, each as a write under the lease
+// (lease.Session.Put).
+func (a *attempt) forget(db, profile string) error {
+	err := a.s.Put(a.ctx(), func(ctx context.Context) error {
+		_, err := a.r.store.DeleteMarker(ctx, db, profile, a.s.Fence())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return a.s.Put(a.ctx(), func(ctx context.Context) error {
+		return a.r.records.Redis.Delete(ctx, db, profile)
+	})
 }

@@ -115,7 +115,7 @@ func (a *attempt) rollback(p *profiles.Profile, to string, res *RollbackResult) 
 // composes them into the items to restore. It writes nothing.
 func (a *attempt) rollbackItems(p *profiles.Profile, cur *store.Marker, to string, res *RollbackResult, log *slog.Logger) ([]store.StoredSnapshot, []snapshot.RestoreItem, error) {
 	st := store.NewSnapshotStore(a.r.mongo, p.Database, log)
-	stored, err := st.List(a.g, p.Name)
+	stored, err := st.List(a.ctx(), p.Name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +130,7 @@ func (a *attempt) rollbackItems(p *profiles.Profile, cur *store.Marker, to strin
 		if !s.Complete {
 			return nil, nil, fmt.Errorf("roll back %s: %w: the snapshot of %.12s (fence %d) is incomplete", p.Name, ErrNoSnapshot, s.Version, s.Fence)
 		}
-		raws, err := st.Items(a.g, s)
+		raws, err := st.Items(a.ctx(), s)
 		if err != nil {
 			return nil, nil, fmt.Errorf("roll back %s: %w: %w", p.Name, ErrNoSnapshot, err)
 		}
@@ -153,8 +153,8 @@ func (a *attempt) rollbackItems(p *profiles.Profile, cur *store.Marker, to strin
 func (a *attempt) restore(pc *profileRun, items []snapshot.RestoreItem, res *RollbackResult) error {
 	a.begins(pc.p.Name + "/" + store.SourceRollback)
 	rs := &snapshot.Restorer{Mongo: a.r.mongo, Redis: a.r.redis, Batch: a.r.opts.BatchSize, Log: pc.log,
-		Prog: a.r.rep, Now: a.r.opts.Now(), Fence: a}
-	c, err := rs.Restore(a.g, items)
+		Prog: a.r.rep, Now: a.r.opts.Now(), Guard: a.s}
+	c, err := rs.Restore(a.ctx(), items)
 	res.Counts = c
 	rec := store.StepRecord{Name: store.SourceRollback, Kind: store.SourceRollback}
 	rec.Written = c.DocsRestored + c.KeysRestored + c.Members

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -93,8 +94,46 @@ type Options struct {
 	// as it is taken: a process forced to exit at once (a second signal)
 	// can release it on its way out. Releasing it ends the run's work
 	// under the lock.
-	OnLease func(*lock.Lease)
+	OnLease func(Lease)
 }
+
+// Locker is the lock a Runner takes: *lock.Locker, which New adapts.
+type Locker interface {
+	// Acquire takes the lock, waiting until ctx ends.
+	Acquire(ctx context.Context) (Lease, error)
+	// RaiseFence raises the fence counter to at least floor.
+	RaiseFence(ctx context.Context, floor int64) (int64, error)
+	TTL() time.Duration
+	Name() string
+	// Key is the lock's Redis key, which Redis batches check the token of.
+	Key() string
+}
+
+// Lease is one acquisition of a Locker (*lock.Lease).
+type Lease interface {
+	Refresh(ctx context.Context) error
+	Release(ctx context.Context) error
+	Confirmed() time.Time
+	Fence() int64
+	Token() string
+	Holder() lock.Holder
+}
+
+// lockerOf adapts *lock.Locker to Locker.
+type lockerOf struct{ *lock.Locker }
+
+func (l lockerOf) Acquire(ctx context.Context) (Lease, error) {
+	lease, err := l.Locker.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lease, nil
+}
+
+var (
+	_ Locker = lockerOf{}
+	_ Lease  = (*lock.Lease)(nil)
+)
 
 // Env looks up environment variables and reads secret files (conn.Env).
 type Env = conn.Env
@@ -145,7 +184,10 @@ type Runner struct {
 	redis   redis.UniversalClient
 	store   *store.Store
 	records *Records
-	locker  *lock.Locker
+	locker  Locker
+	// lockKey is the lock's key for the token check of Redis batches; ""
+	// on a Cluster, where it can't be checked atomically with a write.
+	lockKey string
 	opts    Options
 	log     *slog.Logger
 	rep     Reporter
@@ -162,7 +204,12 @@ func New(mc *mongo.Client, rc redis.UniversalClient, locker *lock.Locker, opts *
 	}
 	o = o.withDefaults()
 	st := store.New(mc)
-	return &Runner{mongo: mc, redis: rc, store: st, records: NewRecords(st, rc), locker: locker, opts: o, log: o.Log, rep: o.Reporter}, nil
+	r := &Runner{mongo: mc, redis: rc, store: st, records: NewRecords(st, rc), locker: lockerOf{locker},
+		opts: o, log: o.Log, rep: o.Reporter}
+	if _, cluster := rc.(*redis.ClusterClient); !cluster {
+		r.lockKey = locker.Key()
+	}
+	return r, nil
 }
 
 // Result is what a run did, profile by profile, in order.

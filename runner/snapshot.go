@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner/internal/lease"
 	"github.com/srvthreds/bootstrap/runner/internal/snapshot"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
 	"github.com/srvthreds/bootstrap/store"
@@ -64,13 +65,13 @@ func (a *attempt) snapshot(pc *profileRun, names []string, ws []*step.Writes) er
 			"steps", targets.Uncovered)
 	}
 	a.begins(p.Name + "/" + snapshotStepName)
-	st := store.NewSnapshotStore(r.mongo, p.Database, log)
+	st := store.NewSnapshotStore(r.mongo, p.Database, log).Under(a.s)
 	c := &snapshot.Capturer{Mongo: r.mongo, Redis: r.redis, Batch: r.opts.BatchSize,
 		Limit: r.opts.snapshotLimit(), Log: log, Prog: r.rep}
 	if err := a.seedFromEarlierAttempt(st, pc, c); err != nil {
 		return err
 	}
-	err = c.Capture(a.g, targets)
+	err = c.Capture(a.ctx(), targets)
 	var chunks [][]bson.Raw
 	if err == nil {
 		chunks, err = snapshot.ChunkItems(c.Raws, snapshot.ChunkTarget, snapshot.ChunkMax)
@@ -82,12 +83,12 @@ func (a *attempt) snapshot(pc *profileRun, names []string, ws []*step.Writes) er
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	hdr := store.SnapshotHeader{
-		Profile: p.Name, Version: prev.Version, ReplacedBy: p.Version, Fence: a.lease.Fence(), RunID: r.opts.RunID,
+		Profile: p.Name, Version: prev.Version, ReplacedBy: p.Version, Fence: a.s.Fence(), RunID: r.opts.RunID,
 		TakenAt: store.Millis(r.opts.Now()), Marker: prev, TotalItems: len(c.Raws), TotalBytes: c.Bytes,
 		Uncovered: targets.Uncovered,
 	}
-	if err := st.Write(a.g, hdr, chunks); err != nil {
-		return fenced(fmt.Errorf("snapshot: %w", err))
+	if err := st.Write(a.ctx(), hdr, chunks); err != nil {
+		return lease.Fenced(fmt.Errorf("snapshot: %w", err))
 	}
 	log.Info("snapshot taken", "version", prev.Version, "items", len(c.Raws), "bytes", c.Bytes,
 		"chunks", len(chunks), "kept_from_earlier_attempt", c.Seeded)
@@ -102,10 +103,7 @@ func (a *attempt) skipSnapshot(st store.SnapshotStore, pc *profileRun, err error
 		"step", snapshotStepName, "version", pc.prev.Version, "err", err)
 	note := "skipped (too large): " + strings.TrimPrefix(err.Error(), snapshot.ErrTooLarge.Error()+": ")
 	pc.pr.Steps = append(pc.pr.Steps, store.StepRecord{Name: snapshotStepName, Kind: snapshotStepName, Note: note})
-	if err := a.g.Err(); err != nil {
-		return err
-	}
-	return st.Drop(a.g, pc.p.Name, pc.prev.Version, a.lease.Fence())
+	return st.Drop(a.ctx(), pc.p.Name, pc.prev.Version, a.s.Fence())
 }
 
 // seedFromEarlierAttempt seeds c with the items of a complete snapshot of
@@ -113,7 +111,7 @@ func (a *attempt) skipSnapshot(st store.SnapshotStore, pc *profileRun, err error
 // lineage, a fence above pc.prev's), if there is one.
 func (a *attempt) seedFromEarlierAttempt(st store.SnapshotStore, pc *profileRun, c *snapshot.Capturer) error {
 	prev := pc.prev
-	infos, err := st.List(a.g, pc.p.Name)
+	infos, err := st.List(a.ctx(), pc.p.Name)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
@@ -125,7 +123,7 @@ func (a *attempt) seedFromEarlierAttempt(st store.SnapshotStore, pc *profileRun,
 			pc.log.Warn("an earlier attempt's snapshot is incomplete; taking a new one", "version", s.Version, "fence", s.Fence)
 			return nil
 		}
-		raws, err := st.Items(a.g, s)
+		raws, err := st.Items(a.ctx(), s)
 		if err != nil {
 			return fmt.Errorf("snapshot: %w", err)
 		}
@@ -140,11 +138,11 @@ func (a *attempt) seedFromEarlierAttempt(st store.SnapshotStore, pc *profileRun,
 // KeepVersions. A failure is logged, not returned: the profile is applied.
 func (a *attempt) pruneSnapshots(pc *profileRun) {
 	keep := a.r.opts.keepVersions()
-	if keep == 0 || a.g.Err() != nil {
+	if keep == 0 || a.s.Err() != nil {
 		return
 	}
-	st := store.NewSnapshotStore(a.r.mongo, pc.p.Database, pc.log)
-	infos, err := st.List(a.g, pc.p.Name)
+	st := store.NewSnapshotStore(a.r.mongo, pc.p.Database, pc.log).Under(a.s)
+	infos, err := st.List(a.ctx(), pc.p.Name)
 	if err != nil {
 		pc.log.Warn("snapshot retention: list snapshots", "err", err)
 		return
@@ -153,7 +151,7 @@ func (a *attempt) pruneSnapshots(pc *profileRun) {
 	if len(old) == 0 {
 		return
 	}
-	n, err := st.DropVersions(a.g, pc.p.Name, old, a.lease.Fence())
+	n, err := st.DropVersions(a.ctx(), pc.p.Name, old, a.s.Fence())
 	if err != nil {
 		pc.log.Warn("snapshot retention: delete old snapshots", "versions", old, "err", err)
 		return

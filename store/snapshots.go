@@ -95,8 +95,9 @@ func (s *Store) Snapshots(ctx context.Context, db, profile string) ([]SnapshotIn
 
 // SnapshotStore reads and writes the chunks of <db>.bootstrap_snapshots.
 type SnapshotStore struct {
-	coll *mongo.Collection
-	log  *slog.Logger
+	coll   *mongo.Collection
+	log    *slog.Logger
+	window mongox.Window // bounds every write (see Under); nil: none
 }
 
 func NewSnapshotStore(mc *mongo.Client, db string, log *slog.Logger) SnapshotStore {
@@ -106,6 +107,13 @@ func NewSnapshotStore(mc *mongo.Client, db string, log *slog.Logger) SnapshotSto
 	return SnapshotStore{coll: mc.Database(db).Collection(SnapshotsCollection), log: log}
 }
 
+// Under returns s with every write bounded by w, the run's lease: no chunk
+// is written or dropped once the lease is gone.
+func (s SnapshotStore) Under(w mongox.Window) SnapshotStore {
+	s.window = w
+	return s
+}
+
 func chunkID(profile, version string, n int) string {
 	return fmt.Sprintf("%s@%s#%d", profile, version, n)
 }
@@ -113,7 +121,7 @@ func chunkID(profile, version string, n int) string {
 // List returns the snapshots of profile, newest first, without items.
 func (s SnapshotStore) List(ctx context.Context, profile string) ([]StoredSnapshot, error) {
 	var chunks []chunk
-	err := mongox.Retry(ctx, s.log, func(ctx context.Context) error {
+	err := mongox.Retry(ctx, s.log, nil, func(ctx context.Context) error {
 		cur, err := s.coll.Find(ctx, bson.D{{Key: "profile", Value: profile}},
 			options.Find().SetProjection(bson.D{{Key: "items", Value: 0}}))
 		if err != nil {
@@ -178,7 +186,7 @@ func groupSnapshots(chunks []chunk) []StoredSnapshot {
 // a chunk is missing or was written with another fence.
 func (s SnapshotStore) Items(ctx context.Context, snap StoredSnapshot) ([]bson.Raw, error) {
 	var chunks []chunk
-	err := mongox.Retry(ctx, s.log, func(ctx context.Context) error {
+	err := mongox.Retry(ctx, s.log, nil, func(ctx context.Context) error {
 		cur, err := s.coll.Find(ctx, bson.D{
 			{Key: "profile", Value: snap.Profile}, {Key: "version", Value: snap.Version},
 		}, options.Find().SetSort(bson.D{{Key: "chunk", Value: 1}}))
@@ -247,7 +255,7 @@ func (s SnapshotStore) Write(ctx context.Context, hdr SnapshotHeader, items [][]
 // write matches), and when nothing matched an insert, whose duplicate key
 // error means a newer holder wrote the chunk (ErrFenced).
 func (s SnapshotStore) put(ctx context.Context, c *chunk) error {
-	return mongox.Retry(ctx, s.log, func(ctx context.Context) error {
+	return mongox.Retry(ctx, s.log, s.window, func(ctx context.Context) error {
 		res, err := s.coll.ReplaceOne(ctx,
 			bson.D{{Key: "_id", Value: c.ID}, {Key: "fence", Value: bson.D{{Key: "$lte", Value: c.Fence}}}}, c)
 		if err != nil {
@@ -280,7 +288,7 @@ func (s SnapshotStore) DropVersions(ctx context.Context, profile string, version
 		return 0, nil
 	}
 	var n int64
-	err := mongox.Retry(ctx, s.log, func(ctx context.Context) error {
+	err := mongox.Retry(ctx, s.log, s.window, func(ctx context.Context) error {
 		res, err := s.coll.DeleteMany(ctx, bson.D{
 			{Key: "profile", Value: profile},
 			{Key: "version", Value: bson.D{{Key: "$in", Value: versions}}},

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/internal/panics"
-	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/runner"
 )
 
 // signalError is the cause of a run's cancellation by SIGINT or SIGTERM;
@@ -40,7 +40,7 @@ type shutdown struct {
 	sig      syscall.Signal
 	deadline time.Time // of the cleanup, once signalled
 	grace    time.Duration
-	lease    *lock.Lease
+	lease    runner.Lease
 	log      *slog.Logger
 }
 
@@ -104,7 +104,7 @@ func (s *shutdown) configure(grace time.Duration, log *slog.Logger) {
 
 // held records the lease of the run, to release on a forced exit. s may be
 // nil.
-func (s *shutdown) held(l *lock.Lease) {
+func (s *shutdown) held(l runner.Lease) {
 	if s == nil {
 		return
 	}

@@ -47,6 +47,7 @@ type Batcher struct {
 	Log      *slog.Logger // nil: discard
 	Size     int
 	Progress Progress // nil: none
+	Window   Window   // bounds each attempt of a write (see Window); nil: none
 }
 
 func (b Batcher) log() *slog.Logger {
@@ -102,29 +103,30 @@ func (b Batcher) ReplaceUpsert(ctx context.Context, coll *mongo.Collection, filt
 // must be idempotent. It returns the number of statements applied by the
 // batches that succeeded.
 func (b Batcher) BulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel) (int64, error) {
-	log := b.log().With("collection", coll.Name())
-	written, err := Send(ctx, log, models, b.size(), func(ctx context.Context, part []mongo.WriteModel) error {
+	b.Log = b.log().With("collection", coll.Name())
+	written, err := Send(ctx, b, models, func(ctx context.Context, part []mongo.WriteModel) error {
 		_, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false))
 		return err
-	}, b.progress().Add)
+	})
 	if err != nil {
 		err = fmt.Errorf("write %s.%s %w", coll.Database().Name(), coll.Name(), err)
 	}
 	return written, err
 }
 
-// Send sends items in batches of at most size, each with Retry, and calls
-// done with each batch's length once it is sent. A batch cut off by its
-// attempt bound while ctx lives on (see WithAttemptBound: the server took
-// longer than the lease's window, and a renewal has since moved it) is not
-// sent whole again: the batch size halves, down to one, for this batch and
-// the rest, so a slow server still progresses under a healthy lease. It
+// Send sends items in batches of at most b.Size, each with Retry under
+// b.Window, and reports each batch's length to b.Progress once it is sent.
+// A batch cut off by its deadline while ctx lives on (see Window: the server
+// took longer than the lease's window, and a renewal has since moved it) is
+// not sent whole again: the batch size halves, down to one, for this batch
+// and the rest, so a slow server still progresses under a healthy lease. It
 // returns how many items were sent before an error.
-func Send[T any](ctx context.Context, log *slog.Logger, items []T, size int, send func(context.Context, []T) error, done func(n int64)) (int64, error) {
+func Send[T any](ctx context.Context, b Batcher, items []T, send func(context.Context, []T) error) (int64, error) {
+	log, size, done := b.log(), b.size(), b.progress().Add
 	var sent int64
 	for len(items) > 0 {
 		part := items[:min(size, len(items))]
-		err := retry(ctx, log, len(part) > 1, func(ctx context.Context) error { return send(ctx, part) })
+		err := retry(ctx, log, b.Window, len(part) > 1, func(ctx context.Context) error { return send(ctx, part) })
 		var cut *boundCutError
 		if errors.As(err, &cut) && len(part) > 1 {
 			size = len(part) / 2
@@ -142,66 +144,51 @@ func Send[T any](ctx context.Context, log *slog.Logger, items []T, size int, sen
 	return sent, nil
 }
 
-// attemptBoundKey is the context key of WithAttemptBound.
-type attemptBoundKey struct{}
-
-// WithAttemptBound returns ctx carrying until: every attempt Retry makes
-// under it has the deadline until returns when the attempt starts (the
-// runner's: 5/6 of the lock's ttl after the lease's last confirmation,
-// which each renewal moves). The
-// MongoDB driver sends a command's deadline as maxTimeMS, so the server
-// aborts a write still running then, and sends nothing that could not
-// finish before it; go-redis (ContextTimeoutEnabled) bounds its commands
-// the same way. An attempt cut off by its bound while ctx lives on (a
-// renewal moved the bound) is retried under the new one.
-func WithAttemptBound(ctx context.Context, until func() time.Time) context.Context {
-	return context.WithValue(ctx, attemptBoundKey{}, until)
-}
-
-// Bound returns ctx with the deadline of the bound ctx carries (see
-// WithAttemptBound) as it is now, or ctx itself when it carries none: the
-// context of one attempt of Retry, and of a write sent without Retry.
-func Bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	actx, cancel, _ := bound(ctx)
-	return actx, cancel
-}
-
-// bound is Bound, and whether ctx carries a bound.
-func bound(ctx context.Context) (context.Context, context.CancelFunc, bool) {
-	until, ok := ctx.Value(attemptBoundKey{}).(func() time.Time)
-	if !ok {
-		return ctx, func() {}, false
-	}
-	actx, cancel := context.WithDeadline(ctx, until())
-	return actx, cancel, true
+// A Window bounds the attempts of Retry and Send under a lease (the
+// runner's fenced session implements it). Open returns the deadline of an
+// attempt that starts now, or an error when no attempt may start (the lease
+// is gone); it is asked again before every attempt, so a renewal that moved
+// the deadline counts from the next attempt on. The MongoDB driver sends a
+// command's deadline as maxTimeMS, so the server aborts a write still
+// running then, and sends nothing that could not finish before it; go-redis
+// (ContextTimeoutEnabled) bounds its commands the same way. A nil Window
+// bounds nothing.
+type Window interface {
+	Open() (until time.Time, err error)
 }
 
 // Retry calls fn until it succeeds, fails with an error that is
-// not transient (see IsTransient), ctx ends, or the retry budget is spent
-// (6 attempts or one minute). It waits between attempts with exponential
-// backoff and jitter, from 100ms up to 5s. fn must be idempotent. Each
-// attempt is bounded as WithAttemptBound says. When ctx ends it returns
-// ctx's cause; otherwise fn's last error.
-func Retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error) error {
-	return retry(ctx, log, false, fn)
+// not transient (see IsTransient), ctx ends, w refuses an attempt, or the
+// retry budget is spent (6 attempts or one minute). It waits between
+// attempts with exponential backoff and jitter, from 100ms up to 5s. fn must
+// be idempotent. Each attempt has w's deadline as it is when the attempt
+// starts (see Window); an attempt cut off by it while ctx lives on (a
+// renewal moved it) is retried. When ctx ends it returns ctx's cause; when
+// w refuses, w's error; otherwise fn's last error.
+func Retry(ctx context.Context, log *slog.Logger, w Window, fn func(context.Context) error) error {
+	return retry(ctx, log, w, false, fn)
 }
 
 // retry is Retry; with splittable, an attempt cut off by its bound is
 // returned at once (a *boundCutError) for the caller to send less.
-func retry(ctx context.Context, log *slog.Logger, splittable bool, fn func(context.Context) error) error {
+func retry(ctx context.Context, log *slog.Logger, w Window, splittable bool, fn func(context.Context) error) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
 	delay := retryInitialDelay
 	var cut *boundCutError
+	var closed *closedError
 	for attempt := 1; ; attempt++ {
-		err := try(ctx, fn)
+		err := try(ctx, w, fn)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
+		}
+		if errors.As(err, &closed) {
+			return closed.err
 		}
 		if splittable && errors.As(err, &cut) {
 			return err
@@ -236,13 +223,26 @@ func (e *boundCutError) Error() string {
 
 func (e *boundCutError) Unwrap() error { return e.err }
 
-// try makes one attempt of fn under its bound.
-func try(ctx context.Context, fn func(context.Context) error) error {
-	actx, cancel, bounded := bound(ctx)
+// closedError is a Window's refusal of an attempt: no retry.
+type closedError struct{ err error }
+
+func (e *closedError) Error() string { return e.err.Error() }
+func (e *closedError) Unwrap() error { return e.err }
+
+// try makes one attempt of fn under w's deadline.
+func try(ctx context.Context, w Window, fn func(context.Context) error) error {
+	if w == nil {
+		return fn(ctx)
+	}
+	until, err := w.Open()
+	if err != nil {
+		return &closedError{err}
+	}
+	actx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
-	err := fn(actx)
+	err = fn(actx)
 	var se mongo.ServerError
-	if err != nil && bounded && ctx.Err() == nil &&
+	if err != nil && ctx.Err() == nil &&
 		(actx.Err() != nil || errors.As(err, &se) && se.HasErrorCode(maxTimeMSExpired)) {
 		return &boundCutError{err}
 	}

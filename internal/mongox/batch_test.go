@@ -80,7 +80,7 @@ func TestRetryTransient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				calls := 0
-				err := Retry(t.Context(), discardLog(), func(context.Context) error {
+				err := Retry(t.Context(), discardLog(), nil, func(context.Context) error {
 					calls++
 					if calls <= len(tt.errs) {
 						return tt.errs[calls-1]
@@ -101,7 +101,7 @@ func TestRetryTransient(t *testing.T) {
 func TestRetryTransientBacksOffWithinBounds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var at []time.Time
-		_ = Retry(t.Context(), discardLog(), func(context.Context) error {
+		_ = Retry(t.Context(), discardLog(), nil, func(context.Context) error {
 			at = append(at, time.Now())
 			return io.EOF
 		})
@@ -123,7 +123,7 @@ func TestRetryTransientStopsAfterMaxElapsed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		calls := 0
 		start := time.Now()
-		err := Retry(t.Context(), discardLog(), func(context.Context) error {
+		err := Retry(t.Context(), discardLog(), nil, func(context.Context) error {
 			calls++
 			time.Sleep(40 * time.Second) // a slow attempt that then times out
 			return context.DeadlineExceeded
@@ -149,7 +149,7 @@ func TestRetryTransientHonoursContext(t *testing.T) {
 			time.Sleep(150 * time.Millisecond) // during the second wait
 			cancel(lost)
 		}()
-		err := Retry(ctx, discardLog(), func(context.Context) error {
+		err := Retry(ctx, discardLog(), nil, func(context.Context) error {
 			calls++
 			return io.EOF
 		})
@@ -165,7 +165,7 @@ func TestRetryTransientHonoursContext(t *testing.T) {
 func TestRetryTransientNoRetryOnceContextDone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	calls := 0
-	err := Retry(ctx, discardLog(), func(context.Context) error {
+	err := Retry(ctx, discardLog(), nil, func(context.Context) error {
 		calls++
 		cancel()
 		return io.EOF
@@ -240,9 +240,9 @@ func TestRetryBoundsEachAttempt(t *testing.T) {
 		var until atomic.Pointer[time.Time]
 		first := time.Now().Add(2 * time.Second)
 		until.Store(&first)
-		ctx := WithAttemptBound(t.Context(), func() time.Time { return *until.Load() })
+		w := windowFunc(func() (time.Time, error) { return *until.Load(), nil })
 		var deadlines []time.Time
-		err := Retry(ctx, discardLog(), func(actx context.Context) error {
+		err := Retry(t.Context(), discardLog(), w, func(actx context.Context) error {
 			d, ok := actx.Deadline()
 			if !ok {
 				t.Fatal("attempt without a deadline")
@@ -267,7 +267,7 @@ func TestRetryBoundsEachAttempt(t *testing.T) {
 
 // Without a bound, an attempt has the deadline of its context, if any.
 func TestRetryWithoutBound(t *testing.T) {
-	err := Retry(t.Context(), discardLog(), func(actx context.Context) error {
+	err := Retry(t.Context(), discardLog(), nil, func(actx context.Context) error {
 		if d, ok := actx.Deadline(); ok {
 			t.Errorf("attempt deadline %v, want none", d)
 		}
@@ -284,7 +284,7 @@ func TestRetryWithoutBound(t *testing.T) {
 func TestSendHalvesBatchesCutOffByTheirBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Renewals keep the bound a second ahead of every attempt.
-		ctx := WithAttemptBound(t.Context(), func() time.Time { return time.Now().Add(time.Second) })
+		w := windowFunc(func() (time.Time, error) { return time.Now().Add(time.Second), nil })
 		items := make([]int, 50)
 		for i := range items {
 			items[i] = i
@@ -300,8 +300,8 @@ func TestSendHalvesBatchesCutOffByTheirBound(t *testing.T) {
 			got = append(got, part...)
 			return nil
 		}
-		var done int64
-		sent, err := Send(ctx, discardLog(), items, 20, slow, func(n int64) { done += n })
+		var done countProgress
+		sent, err := Send(t.Context(), Batcher{Log: discardLog(), Size: 20, Progress: &done, Window: w}, items, slow)
 		if err != nil || sent != 50 || done != 50 {
 			t.Fatalf("Send = %d, %v (done %d), want 50, nil", sent, err, done)
 		}
@@ -318,22 +318,55 @@ func TestSendHalvesBatchesCutOffByTheirBound(t *testing.T) {
 // retry budget, then reported, naming the statements.
 func TestSendGivesUpOnAnItemThatNeverFits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := WithAttemptBound(t.Context(), func() time.Time { return time.Now().Add(time.Second) })
+		w := windowFunc(func() (time.Time, error) { return time.Now().Add(time.Second), nil })
 		calls := 0
-		_, err := Send(ctx, discardLog(), []int{1, 2}, 1, func(actx context.Context, part []int) error {
+		_, err := Send(t.Context(), Batcher{Log: discardLog(), Size: 1, Window: w}, []int{1, 2}, func(actx context.Context, part []int) error {
 			calls++
 			if part[0] == 1 {
 				return nil
 			}
 			<-actx.Done()
 			return actx.Err()
-		}, func(int64) {})
+		})
 		var cut *boundCutError
 		if !errors.As(err, &cut) || !strings.Contains(err.Error(), "statements 2-2") {
 			t.Errorf("Send = %v, want the cut-off error of statements 2-2", err)
 		}
 		if calls != 1+retryAttempts {
 			t.Errorf("calls = %d, want 1 + %d attempts", calls, retryAttempts)
+		}
+	})
+}
+
+// windowFunc is a Window from a function.
+type windowFunc func() (time.Time, error)
+
+func (f windowFunc) Open() (time.Time, error) { return f() }
+
+type countProgress int64
+
+func (c *countProgress) Add(n int64) { *c += countProgress(n) }
+
+// A Window that refuses an attempt ends Retry at once with its error: no
+// attempt is sent once the lease is gone, and none is retried.
+func TestRetryStopsWhenTheWindowCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gone := errors.New("lease gone")
+		opens := 0
+		w := windowFunc(func() (time.Time, error) {
+			opens++
+			if opens > 1 {
+				return time.Time{}, gone
+			}
+			return time.Now().Add(time.Second), nil
+		})
+		calls := 0
+		err := Retry(t.Context(), discardLog(), w, func(context.Context) error {
+			calls++
+			return mongo.CommandError{Code: 91} // transient: would be retried
+		})
+		if !errors.Is(err, gone) || calls != 1 {
+			t.Errorf("Retry = %v after %d calls, want the window's error after 1", err, calls)
 		}
 	})
 }

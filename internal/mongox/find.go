@@ -22,7 +22,7 @@ func (b Batcher) FindByKey(ctx context.Context, coll *mongo.Collection, field st
 	log, batch := b.log(), b.size()
 	path := strings.Split(field, ".")
 	find := func(ctx context.Context, filter bson.D, visit func(bson.Raw)) error {
-		return Retry(ctx, log, func(ctx context.Context) error {
+		return Retry(ctx, log, nil, func(ctx context.Context) error { // a read: unbounded
 			cur, err := coll.Find(ctx, filter)
 			if err != nil {
 				return err

@@ -49,6 +49,25 @@ func TxPipelined(ctx context.Context, rc redis.UniversalClient, fn func(redis.Pi
 	return nil
 }
 
+// Exec sends cmds as TxPipelined does and returns their replies in order:
+// an integer reply as int64, any other as nil (the batches of writes need
+// only the counts).
+func Exec(ctx context.Context, rc redis.UniversalClient, cmds []redis.Cmder) ([]any, error) {
+	err := TxPipelined(ctx, rc, func(pipe redis.Pipeliner) error {
+		for _, c := range cmds {
+			_ = pipe.Process(ctx, c)
+		}
+		return nil
+	})
+	out := make([]any, len(cmds))
+	for i, c := range cmds {
+		if ic, isInt := c.(*redis.IntCmd); isInt {
+			out[i] = ic.Val()
+		}
+	}
+	return out, err
+}
+
 // BySlot groups cmds by the hash slot of their first key, in the order each
 // slot first appears, keeping the order of cmds within a group.
 func BySlot(cmds []redis.Cmder) [][]redis.Cmder {

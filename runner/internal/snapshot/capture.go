@@ -234,7 +234,7 @@ func (c *Capturer) Capture(ctx context.Context, t *Targets) error {
 func readKeys(ctx context.Context, rc redis.UniversalClient, log *slog.Logger, keys []string) ([]Item, error) {
 	types := make([]*redis.StatusCmd, len(keys))
 	ttls := make([]*redis.DurationCmd, len(keys))
-	err := mongox.Retry(ctx, log, func(ctx context.Context) error {
+	err := mongox.Retry(ctx, log, nil, func(ctx context.Context) error { // reads
 		_, err := rc.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for i, k := range keys {
 				types[i] = pipe.Type(ctx, k)
@@ -248,7 +248,7 @@ func readKeys(ctx context.Context, rc redis.UniversalClient, log *slog.Logger, k
 		return nil, fmt.Errorf("read redis keys %q..%q: %w", keys[0], keys[len(keys)-1], err)
 	}
 	vals := make([]redis.Cmder, len(keys))
-	err = mongox.Retry(ctx, log, func(ctx context.Context) error {
+	err = mongox.Retry(ctx, log, nil, func(ctx context.Context) error {
 		_, err := rc.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for i, k := range keys {
 				switch types[i].Val() {
@@ -330,7 +330,7 @@ func keyItem(k, typ string, ttl time.Duration, val redis.Cmder) (Item, error) {
 // readMembers reads whether each member belongs to the Redis set.
 func readMembers(ctx context.Context, rc redis.UniversalClient, log *slog.Logger, set string, members []string) ([]Item, error) {
 	cmds := make([]*redis.BoolCmd, len(members))
-	err := mongox.Retry(ctx, log, func(ctx context.Context) error {
+	err := mongox.Retry(ctx, log, nil, func(ctx context.Context) error {
 		_, err := rc.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 			for i, m := range members {
 				cmds[i] = pipe.SIsMember(ctx, set, m)

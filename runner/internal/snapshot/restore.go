@@ -67,12 +67,12 @@ type Restorer struct {
 	Log   *slog.Logger
 	Prog  step.Progress
 	Now   time.Time  // what remains of a saved TTL is counted to it
-	Fence step.Fence // Redis batches check the lock (see step.ExecRedis); nil: unfenced
+	Guard step.Guard // the run's lease: bounds every write, fences Redis batches; nil: unfenced
 }
 
 // redisEnv is the step environment that step.ExecRedis needs.
 func (r *Restorer) redisEnv() *step.Env {
-	return step.NewEnv(step.Env{Redis: r.Redis, Log: r.Log, Fence: r.Fence, BatchSize: r.Batch})
+	return step.NewEnv(step.Env{Redis: r.Redis, Log: r.Log, Guard: r.Guard, BatchSize: r.Batch})
 }
 
 // Restore writes items back: for each collection, the saved documents
@@ -291,6 +291,9 @@ func queueRestoreKey(ctx context.Context, pipe redis.Pipeliner, it RestoreItem, 
 func (r *Restorer) guardedBulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel) (int64, error) {
 	var n int64
 	b := mongox.Batcher{Log: r.Log, Size: r.Batch, Progress: r.Prog}
+	if r.Guard != nil {
+		b.Window = r.Guard
+	}
 	err := mongox.Chunks(models, r.Batch, func(part []mongo.WriteModel) error {
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)

@@ -116,7 +116,7 @@ func FindByFilter(ctx context.Context, coll *mongo.Collection, filters []bson.Ra
 	found := map[string][]bson.Raw{}
 	for _, f := range filters {
 		k := mongox.ValueKey(f)
-		err := mongox.Retry(ctx, nil, func(ctx context.Context) error {
+		err := mongox.Retry(ctx, nil, nil, func(ctx context.Context) error { // a read
 			cur, err := coll.Find(ctx, f.Document())
 			if err != nil {
 				return err

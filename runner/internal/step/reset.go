@@ -34,7 +34,7 @@ func scanMatch(ctx context.Context, env *Env, pattern string, fn func([]string) 
 		var cursor uint64
 		for {
 			var keys []string
-			err := mongox.Retry(ctx, log, func(ctx context.Context) error {
+			err := mongox.Retry(ctx, log, nil, func(ctx context.Context) error { // a read
 				var err error
 				keys, cursor, err = c.Scan(ctx, cursor, pattern, scanCount).Result()
 				return err
@@ -115,7 +115,7 @@ func dropCollections(ctx context.Context, env *Env, r *profiles.Reset) (int64, e
 		}
 		coll := env.Mongo.Database(env.DB).Collection(name)
 		var n int64
-		err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
+		err := mongox.Retry(ctx, env.Log, env.window(), func(ctx context.Context) error {
 			var err error
 			if n, err = coll.EstimatedDocumentCount(ctx); err != nil {
 				return err
@@ -137,7 +137,7 @@ func dropCollections(ctx context.Context, env *Env, r *profiles.Reset) (int64, e
 // database forgets that it was bootstrapped.
 func dropDatabases(ctx context.Context, env *Env, r *profiles.Reset) (int64, error) {
 	for _, name := range r.DropDatabases {
-		err := mongox.Retry(ctx, env.Log, func(ctx context.Context) error {
+		err := mongox.Retry(ctx, env.Log, env.window(), func(ctx context.Context) error {
 			return env.Mongo.Database(name).Drop(ctx)
 		})
 		if err != nil {

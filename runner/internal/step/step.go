@@ -85,9 +85,28 @@ type Env struct {
 	Prev      *store.StepRecord
 	Getenv    func(string) string
 	ReadFile  func(string) ([]byte, error) // for secrets outside the profile
-	// Fence ties Redis writes to the run's lock; nil: unfenced (plan,
-	// tests of a step alone).
-	Fence Fence
+	// Guard is the run's lease: it bounds every write and fences Redis
+	// batches by the lock; nil: unfenced (plan, tests of a step alone).
+	Guard Guard
+}
+
+// Guard is the run's lease as the steps see it (the runner's
+// lease.Session): every write attempt is bounded by it and none starts once
+// the lease is gone (mongox.Window), and Redis batches are sent through it,
+// fenced by the lock.
+type Guard interface {
+	mongox.Window
+	// ExecRedis sends cmds as one fenced batch and returns their replies;
+	// a lock found lost is store.ErrFenced.
+	ExecRedis(ctx context.Context, rc redis.UniversalClient, log *slog.Logger, cmds []redis.Cmder) ([]any, error)
+}
+
+// window is the Window of the step's writes: the guard, or none.
+func (env *Env) window() mongox.Window {
+	if env.Guard == nil {
+		return nil
+	}
+	return env.Guard
 }
 
 // NewEnv returns env with its zero fields set to their defaults: a logger
@@ -134,7 +153,7 @@ func Database(p *profiles.Profile, s profiles.Step) string {
 }
 
 func (env *Env) batcher() mongox.Batcher {
-	return mongox.Batcher{Log: env.Log, Size: env.BatchSize, Progress: env.Progress}
+	return mongox.Batcher{Log: env.Log, Size: env.BatchSize, Progress: env.Progress, Window: env.window()}
 }
 
 type nopProgress struct{}
