@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -38,13 +39,12 @@ func (r *RedisRecord) Current(p *profiles.Profile) bool {
 func RedisRecordKey(db, profile string) string { return RedisRecordPrefix + db + ":" + profile }
 
 // putRecordScript stores the record unless one with a fence at least as
-// high is stored (one key: atomic on every topology).
-var putRecordScript = redis.NewScript(`
-local f = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
-if f >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'fence', ARGV[1], 'version', ARGV[2], 'hashAlgo', ARGV[3], 'runId', ARGV[4], 'at', ARGV[5])
-return 1
-`)
+// high is stored (one key: atomic on every topology). Its arguments are, in
+// order, the fence, version, hash algorithm, run id and time (unix ms).
+var putRecordScript = redis.NewScript(putRecordLua)
+
+//go:embed scripts/put_record.lua
+var putRecordLua string
 
 // RedisRecords reads and writes completion records in Redis. Safe for
 // concurrent use.
