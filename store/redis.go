@@ -19,7 +19,7 @@ import (
 const RedisRecordPrefix = profiles.RedisOwnPrefix + "done:"
 
 // RedisRecord is the completion record a profile that writes to Redis
-// leaves there besides its MongoDB marker (SPEC §4): Redis can lose its data
+// leaves there besides its MongoDB marker: Redis can lose its data
 // while MongoDB keeps the marker (a restart without persistence), and the
 // record tells that the Redis side is gone.
 type RedisRecord struct {
@@ -30,9 +30,10 @@ type RedisRecord struct {
 	At       time.Time `json:"at"`
 }
 
-// Current reports whether r records p at its present content.
+// Current reports whether r records p at its present content, by the same
+// rule as Marker.Current. A nil r is not current.
 func (r *RedisRecord) Current(p *profiles.Profile) bool {
-	return r != nil && r.Version == p.Version && r.HashAlgo == p.HashAlgo
+	return r != nil && current(r.Version, r.HashAlgo, p)
 }
 
 // RedisRecordKey is the key of the record of profile in db.
