@@ -21,6 +21,8 @@ const ConfigCollection = "Config"
 // jsbson); ${VAR||default} placeholders are plain strings and stay verbatim.
 type configs struct{}
 
+func (configs) WritesRedis() bool { return false }
+
 func (configs) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	if s.Configs == nil {
 		return nil, errors.New("configs: step has no configs")

@@ -29,6 +29,9 @@ type (
 	replace struct{}
 )
 
+func (upsert) WritesRedis() bool  { return false }
+func (replace) WritesRedis() bool { return false }
+
 func (upsert) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	return matchWrites(env, s, s.Upsert, true)
 }

@@ -100,6 +100,9 @@ func patternsToUncache(pats []preparedPattern, prev []string) []string {
 	return slices.Compact(out)
 }
 
+// WritesRedis: a patterns step caches its active patterns in Redis.
+func (patterns) WritesRedis() bool { return true }
+
 func (patterns) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	if s.Patterns == nil {
 		return nil, errors.New("patterns: step has no patterns")

@@ -134,6 +134,8 @@ feed:
 	return hashes, nil
 }
 
+func (users) WritesRedis() bool { return false }
+
 func (users) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	if s.Users == nil {
 		return nil, errors.New("users: step has no users")
