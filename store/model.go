@@ -114,7 +114,7 @@ type AuditRecord struct {
 	Steps       []StepRecord `bson:"steps,omitempty" json:"steps,omitempty"`
 }
 
-// Owned is what a profile's version wrote (SPEC §2.1: a profile owns what it
+// Owned is what a profile's version wrote (a profile owns what it
 // wrote): the next version removes what it no longer writes, and
 // --exclusive removes what other profiles own.
 type Owned struct {

@@ -12,7 +12,7 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// ConfigCollection is where a configs step writes (SPEC §2.1).
+// ConfigCollection is where a configs step writes.
 const ConfigCollection = "Config"
 
 // configs writes each run-config file of the step as <db>.Config

@@ -14,7 +14,7 @@ import (
 )
 
 // upsert and replace write what a srvthreds handler's
-// getPersistence({dbname}).upsert / .replace calls write (SPEC §2.1), in
+// getPersistence({dbname}).upsert / .replace calls write, in
 // <db>.<collection>, each item matched by its matcher with a top-level "id"
 // renamed "_id":
 //

@@ -14,7 +14,7 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// Where a patterns step writes (SPEC §2.1): the collection the services
+// Where a patterns step writes: the collection the services
 // load patterns from, and the Redis cache of active patterns, a hash per
 // pattern plus a set of their ids.
 const (

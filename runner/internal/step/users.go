@@ -27,7 +27,7 @@ import (
 type users struct{}
 
 const (
-	// UserCollection is where a users step writes (SPEC §2.1).
+	// UserCollection is where a users step writes.
 	UserCollection = "User"
 	// bcryptCostEnv names the variable the services already use for the
 	// bcrypt cost.
