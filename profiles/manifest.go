@@ -2,13 +2,18 @@ package profiles
 
 import (
 	"cmp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// stepKinds are the keys of a step, in the order the SPEC lists them.
+// stepKinds are the keys of a step: every kind.
 var stepKinds = []string{KindConfigs, KindPatterns, KindUsers, KindDocuments, KindRedis, KindHTTP, KindExec, KindUpsert, KindReplace}
+
+// Kinds returns every step kind (the Kind* constants), a new slice on each
+// call.
+func Kinds() []string { return slices.Clone(stepKinds) }
 
 // parseManifest parses profile.yaml and loads what its steps read.
 //

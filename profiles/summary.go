@@ -21,57 +21,103 @@ import (
 //	upsert: 2 documents → test.Thing (Handler.ts)
 //	replace: 1 document → nr.Settings (settings.json)
 //
+// A step without its kind's part (an invalid one) is only its kind.
 // Passwords and header secrets are never part of it; a password in a URL
 // is redacted.
 func (s Step) Summary() string {
+	kind, p := s.part()
+	if p == nil {
+		return s.Kind
+	}
+	return p.summary(kind, s.Database)
+}
+
+// stepPart is the kind-specific part of a Step (ConfigsStep, PatternsStep,
+// ...). Each carries its own plan line, so that the part of a new kind
+// does not compile in Step.part without one.
+type stepPart interface {
+	// summary is the plan line of a step of kind whose database is db.
+	summary(kind, db string) string
+}
+
+// part returns the kind-specific part of s and its kind, or "" and nil
+// when none is set.
+func (s Step) part() (string, stepPart) {
 	switch {
 	case s.Configs != nil:
-		c := s.Configs
-		return fmt.Sprintf("configs: %s → %s.Config (%s/)", plural(len(c.Items), "document"), s.Database, c.Dir)
+		return KindConfigs, s.Configs
 	case s.Patterns != nil:
-		p := s.Patterns
-		active := 0
-		for _, it := range p.Items {
-			if it.Active {
-				active++
-			}
-		}
-		return fmt.Sprintf("patterns: %s → %s.PatternModel (%s/), %d cached in Redis",
-			plural(len(p.Items), "document"), s.Database, p.Dir, active)
+		return KindPatterns, s.Patterns
 	case s.Users != nil:
-		return fmt.Sprintf("users: %d → %s.User (%s)", len(s.Users.Users), s.Database, s.Users.File)
+		return KindUsers, s.Users
 	case s.Documents != nil:
-		d := s.Documents
-		return fmt.Sprintf("documents: %d → %s.%s by %s (%s/)", len(d.Items), s.Database, d.Collection, d.Key, d.Dir)
+		return KindDocuments, s.Documents
 	case s.Redis != nil:
-		return fmt.Sprintf("redis: %s (%s)", plural(len(s.Redis.Keys), "key"), s.Redis.File)
+		return KindRedis, s.Redis
 	case s.HTTP != nil:
-		h := s.HTTP
-		u := redact.Unparseable
-		if p, err := url.Parse(h.URL); err == nil {
-			u = redact.URL(p, h.SafeParams)
-		}
-		codes := make([]string, len(h.Expect))
-		for i, c := range h.Expect {
-			codes[i] = strconv.Itoa(c)
-		}
-		line := fmt.Sprintf("http: %s %s expect %s", h.Method, u, strings.Join(codes, ","))
-		if h.BodyFile != "" {
-			line += " body " + h.BodyFile
-		}
-		return line
+		return KindHTTP, s.HTTP
 	case s.Upsert != nil:
-		return s.Upsert.summary(KindUpsert, s.Database)
+		return KindUpsert, s.Upsert
 	case s.Replace != nil:
-		return s.Replace.summary(KindReplace, s.Database)
+		return KindReplace, s.Replace
 	case s.Exec != nil:
-		args := make([]string, len(s.Exec.Command))
-		for i, a := range s.Exec.Command {
-			args[i] = shellQuote(a)
-		}
-		return "exec: " + strings.Join(args, " ")
+		return KindExec, s.Exec
 	}
-	return s.Kind
+	return "", nil
+}
+
+func (c *ConfigsStep) summary(kind, db string) string {
+	return fmt.Sprintf("%s: %s → %s.Config (%s/)", kind, plural(len(c.Items), "document"), db, c.Dir)
+}
+
+func (p *PatternsStep) summary(kind, db string) string {
+	active := 0
+	for _, it := range p.Items {
+		if it.Active {
+			active++
+		}
+	}
+	return fmt.Sprintf("%s: %s → %s.PatternModel (%s/), %d cached in Redis",
+		kind, plural(len(p.Items), "document"), db, p.Dir, active)
+}
+
+func (u *UsersStep) summary(kind, db string) string {
+	return fmt.Sprintf("%s: %d → %s.User (%s)", kind, len(u.Users), db, u.File)
+}
+
+func (d *DocumentsStep) summary(kind, db string) string {
+	return fmt.Sprintf("%s: %d → %s.%s by %s (%s/)", kind, len(d.Items), db, d.Collection, d.Key, d.Dir)
+}
+
+func (r *RedisStep) summary(kind, _ string) string {
+	return fmt.Sprintf("%s: %s (%s)", kind, plural(len(r.Keys), "key"), r.File)
+}
+
+// summary shows the URL with its password redacted and only its safe
+// query parameters.
+func (h *HTTPStep) summary(kind, _ string) string {
+	u := redact.Unparseable
+	if p, err := url.Parse(h.URL); err == nil {
+		u = redact.URL(p, h.SafeParams)
+	}
+	codes := make([]string, len(h.Expect))
+	for i, c := range h.Expect {
+		codes[i] = strconv.Itoa(c)
+	}
+	line := fmt.Sprintf("%s: %s %s expect %s", kind, h.Method, u, strings.Join(codes, ","))
+	if h.BodyFile != "" {
+		line += " body " + h.BodyFile
+	}
+	return line
+}
+
+// summary shows the command line, its environment left out.
+func (e *ExecStep) summary(kind, _ string) string {
+	args := make([]string, len(e.Command))
+	for i, a := range e.Command {
+		args[i] = shellQuote(a)
+	}
+	return kind + ": " + strings.Join(args, " ")
 }
 
 // Summary describes, one line each, what `run --reset` would remove before

@@ -53,6 +53,24 @@ func TestStep_Summary_hides_secrets(t *testing.T) {
 			want: "redis: 1 key (r.yaml)",
 		},
 		{
+			name: "upsert",
+			step: profiles.Step{Kind: profiles.KindUpsert, Database: "test",
+				Upsert: &profiles.MatchStep{Collection: "Thing", File: "Handler.ts", Items: make([]profiles.MatchItem, 2)}},
+			want: "upsert: 2 documents → test.Thing (Handler.ts)",
+		},
+		{
+			name: "replace",
+			step: profiles.Step{Kind: profiles.KindReplace, Database: "nr",
+				Replace: &profiles.MatchStep{Collection: "Settings", File: "settings.json", Items: make([]profiles.MatchItem, 1)}},
+			want: "replace: 1 document → nr.Settings (settings.json)",
+		},
+		{
+			name: "configs_one",
+			step: profiles.Step{Kind: profiles.KindConfigs, Database: "nr",
+				Configs: &profiles.ConfigsStep{Dir: "run-config", Items: make([]profiles.ConfigItem, 1)}},
+			want: "configs: 1 document → nr.Config (run-config/)",
+		},
+		{
 			name: "invalid_step_names_its_kind",
 			step: profiles.Step{Kind: profiles.KindUsers},
 			want: "users",

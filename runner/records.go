@@ -7,12 +7,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner/internal/step"
 	"github.com/srvthreds/bootstrap/store"
 )
 
 // Records reads the completion records of profiles in both stores: the
 // marker in MongoDB and, for a profile that writes to Redis, the record in
-// Redis (SPEC §4). A profile is current only when every store it writes to
+// Redis. A profile is current only when every store it writes to
 // says so. Safe for concurrent use.
 type Records struct {
 	Mongo *store.Store
@@ -24,6 +25,12 @@ type Records struct {
 func NewRecords(st *store.Store, rc redis.UniversalClient) *Records {
 	return &Records{Mongo: st, Redis: store.NewRedisRecords(rc), rc: rc}
 }
+
+// WritesRedis reports whether p has a step of a kind that writes to Redis:
+// only then is its completion recorded in Redis too, and only then does
+// waiting for it read Redis. It builds no step's writes: cheap enough for
+// every poll.
+func WritesRedis(p *profiles.Profile) bool { return step.WritesRedis(p) }
 
 // Completion is what the stores say of one profile.
 type Completion struct {
@@ -64,7 +71,7 @@ func (r *Records) Get(ctx context.Context, p *profiles.Profile) (Completion, err
 	if err != nil {
 		return Completion{}, err
 	}
-	c := Completion{Marker: m, RedisNeeded: store.WritesRedis(p)}
+	c := Completion{Marker: m, RedisNeeded: step.WritesRedis(p)}
 	if c.RedisNeeded && m != nil {
 		if c.Redis, err = r.Redis.Get(ctx, p.Database, p.Name); err != nil {
 			return c, err

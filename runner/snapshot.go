@@ -45,8 +45,8 @@ func (r *Runner) writesOf(p *profiles.Profile, prev *store.Marker) (names []stri
 // snapshot (it failed or was interrupted after it), that snapshot's items
 // are kept: they hold the state before the first attempt, which the
 // partial writes since have changed. A snapshot over the limit is skipped
-// with a note in the profile's record. Nothing is taken with KeepVersions
-// negative.
+// with a note in the profile's record. Nothing is taken when KeepVersions
+// is 0 or negative.
 func (a *attempt) snapshot(pc *profileRun, names []string, ws []*step.Writes) error {
 	r, p, prev := a.r, pc.p, pc.prev
 	if r.opts.keepVersions() == 0 {

@@ -29,7 +29,7 @@ const (
 	SourceRollback = "rollback"
 )
 
-// Collections the runner keeps in each profile's database (SPEC §4).
+// Collections the runner keeps in each profile's database.
 const (
 	MarkersCollection   = "bootstrap_markers"
 	AuditCollection     = "bootstrap_audit"
@@ -66,12 +66,18 @@ type Marker struct {
 	RestoredFence int64 `bson:"restoredFence,omitempty" json:"restoredFence,omitempty"`
 }
 
-// Current reports whether m records p applied at its present content: the
-// same version, hashed with the same algorithm. It is the one rule of "is
-// this profile current" for run, plan, wait and status. A nil m is not
-// current.
+// Current reports whether m records p applied at its present content (see
+// current). A nil m is not current.
 func (m *Marker) Current(p *profiles.Profile) bool {
-	return m != nil && m.Version == p.Version && m.HashAlgo == p.HashAlgo
+	return m != nil && current(m.Version, m.HashAlgo, p)
+}
+
+// current is the one rule of "is this profile current" for run, plan, wait
+// and status, in both stores: a record of version, hashed with hashAlgo,
+// says p is applied at its present content when it names the same version
+// hashed with the same algorithm.
+func current(version string, hashAlgo int, p *profiles.Profile) bool {
+	return version == p.Version && hashAlgo == p.HashAlgo
 }
 
 // StepRecord is what one step did; markers and audit records carry them.
@@ -91,7 +97,7 @@ type StepRecord struct {
 	Note string `bson:"note,omitempty" json:"note,omitempty"`
 }
 
-// AuditRecord is one profile outcome (SPEC §4), stored in
+// AuditRecord is one profile outcome, stored in
 // <db>.bootstrap_audit and logged.
 type AuditRecord struct {
 	RunID       string       `bson:"runId" json:"runId"`
@@ -108,7 +114,7 @@ type AuditRecord struct {
 	Steps       []StepRecord `bson:"steps,omitempty" json:"steps,omitempty"`
 }
 
-// Owned is what a profile's version wrote (SPEC §2.1: a profile owns what it
+// Owned is what a profile's version wrote (a profile owns what it
 // wrote): the next version removes what it no longer writes, and
 // --exclusive removes what other profiles own.
 type Owned struct {

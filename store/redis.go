@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 const RedisRecordPrefix = profiles.RedisOwnPrefix + "done:"
 
 // RedisRecord is the completion record a profile that writes to Redis
-// leaves there besides its MongoDB marker (SPEC §4): Redis can lose its data
+// leaves there besides its MongoDB marker: Redis can lose its data
 // while MongoDB keeps the marker (a restart without persistence), and the
 // record tells that the Redis side is gone.
 type RedisRecord struct {
@@ -29,22 +30,22 @@ type RedisRecord struct {
 	At       time.Time `json:"at"`
 }
 
-// Current reports whether r records p at its present content.
+// Current reports whether r records p at its present content, by the same
+// rule as Marker.Current. A nil r is not current.
 func (r *RedisRecord) Current(p *profiles.Profile) bool {
-	return r != nil && r.Version == p.Version && r.HashAlgo == p.HashAlgo
+	return r != nil && current(r.Version, r.HashAlgo, p)
 }
 
 // RedisRecordKey is the key of the record of profile in db.
 func RedisRecordKey(db, profile string) string { return RedisRecordPrefix + db + ":" + profile }
 
 // putRecordScript stores the record unless one with a fence at least as
-// high is stored (one key: atomic on every topology).
-var putRecordScript = redis.NewScript(`
-local f = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
-if f >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'fence', ARGV[1], 'version', ARGV[2], 'hashAlgo', ARGV[3], 'runId', ARGV[4], 'at', ARGV[5])
-return 1
-`)
+// high is stored (one key: atomic on every topology). Its arguments are, in
+// order, the fence, version, hash algorithm, run id and time (unix ms).
+var putRecordScript = redis.NewScript(putRecordLua)
+
+//go:embed scripts/put_record.lua
+var putRecordLua string
 
 // RedisRecords reads and writes completion records in Redis. Safe for
 // concurrent use.
@@ -95,6 +96,10 @@ func (s *RedisRecords) Delete(ctx context.Context, db, profile string) error {
 
 // WritesRedis reports whether p writes to Redis (a patterns or redis step):
 // only then does it leave a record there.
+//
+// Deprecated: a hand list of kinds; use runner.WritesRedis (in the runner,
+// step.WritesRedis), which asks each step kind. Kept until its last caller
+// switches.
 func WritesRedis(p *profiles.Profile) bool {
 	for _, s := range p.Steps {
 		if s.Kind == profiles.KindPatterns || s.Kind == profiles.KindRedis {

@@ -307,8 +307,10 @@ func (s SnapshotStore) DropVersions(ctx context.Context, profile string, version
 }
 
 // Prunable returns the versions of the snapshots (listed newest first, as
-// List returns them) beyond the newest keep.
+// List returns them) beyond the newest keep, an already resolved count
+// (there is no default here): 0 or negative keeps none.
 func Prunable(infos []StoredSnapshot, keep int) []string {
+	keep = max(keep, 0)
 	if len(infos) <= keep {
 		return nil
 	}

@@ -39,4 +39,9 @@ func TestSnapshotGroupAndPrune(t *testing.T) {
 	if got := Prunable(got, 5); got != nil {
 		t.Errorf("prune keeping 5 of 4 = %v, want none", got)
 	}
+	for _, keep := range []int{0, -1} {
+		if got, want := Prunable(got, keep), []string{"v3", "v2", "v1", "v0"}; !slices.Equal(got, want) {
+			t.Errorf("prune keeping %d = %v, want %v", keep, got, want)
+		}
+	}
 }

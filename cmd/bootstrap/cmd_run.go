@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -17,7 +16,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
-// runCmd is `bootstrap run` (SPEC §1, §3).
+// runCmd is `bootstrap run`: apply the selected profiles, in dependency
+// order, under the lock.
 type runCmd struct {
 	result *runner.Result // set by Run, for the termination message
 
@@ -50,7 +50,19 @@ func (c *runCmd) Validate() error {
 	return c.lockFlags.validate()
 }
 
-// Run executes the run of SPEC §1.
+// options are the runner options the flags set. The flag values pass
+// through unchanged: --keep-versions 0 is KeepVersions 0, which takes no
+// snapshot, and the flag's default (5) is the command's.
+func (c *runCmd) options() runner.Options {
+	return runner.Options{
+		Force: c.Force, Reset: c.Reset, Verify: c.Verify, Exclusive: c.Exclusive,
+		BatchSize: c.BatchSize, KeepVersions: c.KeepVersions,
+		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
+	}
+}
+
+// Run executes a run: it applies the selected profiles under the lock,
+// serving /livez, /readyz, /status and /metrics meanwhile.
 func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
 	if c.DryRun {
 		p := planCmd{profileFlags: c.profileFlags, connFlags: c.connFlags, Force: c.Force, Reset: c.Reset, Verify: c.Verify}
@@ -90,12 +102,10 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	if err != nil {
 		return err
 	}
-	rn, err := runner.New(mc, rc, locker, &runner.Options{
-		RunID: runID, Host: host, Image: bi.Version,
-		Force: c.Force, Reset: c.Reset, Verify: c.Verify, Exclusive: c.Exclusive, BatchSize: c.BatchSize, KeepVersions: cmp.Or(c.KeepVersions, -1),
-		LockWait: c.LockWait, StallTimeout: c.StallTimeout, Timeout: c.Timeout, ShutdownGrace: c.ShutdownGrace,
-		Log: runLog, Reporter: withProgressBar(state, io), Env: c.env(io), OnLease: sd.held,
-	})
+	opts := c.options()
+	opts.RunID, opts.Host, opts.Image = runID, host, bi.Version
+	opts.Log, opts.Reporter, opts.Env, opts.OnLease = runLog, withProgressBar(state, io), c.env(io), sd.held
+	rn, err := runner.New(mc, rc, locker, &opts)
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 	// Redis must say they are current too).
 	var rc redis.UniversalClient
 	mc, err := c.mongo(ctx, log, io, nil)
-	if err == nil && slices.ContainsFunc(set.Profiles, store.WritesRedis) {
+	if err == nil && slices.ContainsFunc(set.Profiles, runner.WritesRedis) {
 		if rc, err = c.redis(ctx, log, io, nil); err != nil {
 			disconnect(ctx, mc, nil)
 		}

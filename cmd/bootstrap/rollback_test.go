@@ -98,8 +98,15 @@ func TestParse_run_keep_versions(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("parse %v: err = %v, want error %v", tt.args, err, tt.wantErr)
 			}
-			if err == nil && c.Run.KeepVersions != tt.want {
+			if err != nil {
+				return
+			}
+			if c.Run.KeepVersions != tt.want {
 				t.Errorf("keep versions = %d, want %d", c.Run.KeepVersions, tt.want)
+			}
+			// The runner takes the count as it is: 0 takes no snapshot.
+			if got := c.Run.options().KeepVersions; got != tt.want {
+				t.Errorf("runner KeepVersions = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/srvthreds/bootstrap/lock"
 )
 
 // DefaultBatchSize is the number of write statements sent in one command
@@ -270,11 +268,12 @@ var transientMongoCodes = [...]int{
 	16500, // Cosmos DB: request rate too large (HTTP 429)
 }
 
-// IsTransient reports whether err is worth retrying: a network error or
-// timeout, a MongoDB error labelled RetryableWriteError or
-// TransientTransactionError or with one of transientMongoCodes, or a Redis
-// connection, loading, read-only or cluster-down error. Context
-// cancellation is never transient.
+// IsTransient reports whether err is worth retrying: a MongoDB network
+// error or timeout (a context deadline included: an attempt cut off by its
+// bound), a MongoDB error labelled RetryableWriteError or
+// TransientTransactionError or with one of transientMongoCodes, or what
+// lock.IsTransient, the one rule for Redis and network errors, says is
+// transient. Context cancellation is never transient.
 func IsTransient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
@@ -294,15 +293,5 @@ func IsTransient(err error) bool {
 			}
 		}
 	}
-	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	if redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
-		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne)
+	return lock.IsTransient(err)
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/srvthreds/bootstrap/lock"
 )
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -60,6 +62,44 @@ func TestIsTransient(t *testing.T) {
 		})
 	}
 }
+
+// TestIsTransientRedisRule: mongox and lock agree on Redis and network
+// errors (lock.IsTransient is the one rule), wrapped replies included.
+func TestIsTransientRedisRule(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"loading", replyError("LOADING Redis is loading the dataset in memory"), true},
+		{"loading_wrapped", fmt.Errorf("write records: %w", replyError("LOADING Redis is loading the dataset in memory")), true},
+		{"readonly_wrapped", fmt.Errorf("write keys: %w", replyError("READONLY You can't write against a read only replica.")), true},
+		{"clusterdown_wrapped", fmt.Errorf("x: %w", replyError("CLUSTERDOWN The cluster is down")), true},
+		{"tryagain_wrapped", fmt.Errorf("x: %w", replyError("TRYAGAIN Multiple keys request during rehashing of slot")), true},
+		{"masterdown_wrapped", fmt.Errorf("x: %w", replyError("MASTERDOWN Link with MASTER is down")), true},
+		{"wrong_type", fmt.Errorf("x: %w", replyError("WRONGTYPE Operation against a key holding the wrong kind of value")), false},
+		{"pipe", fmt.Errorf("x: %w", syscall.EPIPE), true},
+		{"conn_closed", fmt.Errorf("x: %w", net.ErrClosed), true},
+		{"client_closed", redis.ErrClosed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsTransient(tt.err); got != tt.want {
+				t.Errorf("mongox.IsTransient(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+			if got := lock.IsTransient(tt.err); got != tt.want {
+				t.Errorf("lock.IsTransient(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// replyError is an error reply of Redis, as the client returns it.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+func (e replyError) RedisError() {}
 
 func TestRetryTransient(t *testing.T) {
 	transient := io.ErrUnexpectedEOF

@@ -10,15 +10,10 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// Snapshot bounds.
+// Snapshot bounds. How many snapshots a profile keeps and how large one
+// may be are the caller's, already resolved (Capturer.Limit): this package
+// has no defaults of its own.
 const (
-	// DefaultKeepVersions is how many snapshot versions a profile keeps
-	// when Options.KeepVersions is zero.
-	DefaultKeepVersions = 5
-	// DefaultSnapshotLimit is the size, in bytes of BSON, above which a
-	// profile's snapshot is skipped when Options.SnapshotLimit is zero.
-	DefaultSnapshotLimit int64 = 50 << 20
-
 	// ChunkTarget is the size a chunk document is filled to: well
 	// under the 2 MB documents of Azure Cosmos DB's request-unit accounts.
 	ChunkTarget = 1 << 20
@@ -139,6 +134,3 @@ func ChunkItems(items []bson.Raw, target, max int) ([][]bson.Raw, error) {
 	}
 	return out, nil
 }
-
-// keepVersions is Options.KeepVersions with its default; 0 means no
-// snapshot is taken.

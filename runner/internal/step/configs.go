@@ -12,7 +12,7 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// ConfigCollection is where a configs step writes (SPEC §2.1).
+// ConfigCollection is where a configs step writes.
 const ConfigCollection = "Config"
 
 // configs writes each run-config file of the step as <db>.Config
@@ -20,6 +20,8 @@ const ConfigCollection = "Config"
 // The JSON is stored as the Node.js driver stores JSON.parse of it (see
 // jsbson); ${VAR||default} placeholders are plain strings and stay verbatim.
 type configs struct{}
+
+func (configs) WritesRedis() bool { return false }
 
 func (configs) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	if s.Configs == nil {

@@ -19,6 +19,8 @@ import (
 // replaced one keeps the stored one.
 type documents struct{}
 
+func (documents) WritesRedis() bool { return false }
+
 func (documents) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	st := s.Documents
 	if st == nil {

@@ -225,4 +225,7 @@ func (w *lineLogger) emit(b []byte) {
 }
 
 // Writes: the step acts outside both stores.
+// WritesRedis: what the command does is opaque, outside both stores.
+func (execCommand) WritesRedis() bool { return false }
+
 func (execCommand) Writes(*Env, profiles.Step) (*Writes, error) { return &Writes{Opaque: true}, nil }

@@ -390,4 +390,7 @@ func durationOr(a, def time.Duration) time.Duration {
 }
 
 // Writes: the step acts outside both stores.
+// WritesRedis: what the call does is opaque, outside both stores.
+func (httpCall) WritesRedis() bool { return false }
+
 func (httpCall) Writes(*Env, profiles.Step) (*Writes, error) { return &Writes{Opaque: true}, nil }

@@ -14,7 +14,7 @@ import (
 )
 
 // upsert and replace write what a srvthreds handler's
-// getPersistence({dbname}).upsert / .replace calls write (SPEC §2.1), in
+// getPersistence({dbname}).upsert / .replace calls write, in
 // <db>.<collection>, each item matched by its matcher with a top-level "id"
 // renamed "_id":
 //
@@ -28,6 +28,9 @@ type (
 	upsert  struct{}
 	replace struct{}
 )
+
+func (upsert) WritesRedis() bool  { return false }
+func (replace) WritesRedis() bool { return false }
 
 func (upsert) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	return matchWrites(env, s, s.Upsert, true)

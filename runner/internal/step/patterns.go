@@ -14,7 +14,7 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// Where a patterns step writes (SPEC §2.1): the collection the services
+// Where a patterns step writes: the collection the services
 // load patterns from, and the Redis cache of active patterns, a hash per
 // pattern plus a set of their ids.
 const (
@@ -99,6 +99,9 @@ func patternsToUncache(pats []preparedPattern, prev []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// WritesRedis: a patterns step caches its active patterns in Redis.
+func (patterns) WritesRedis() bool { return true }
 
 func (patterns) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	if s.Patterns == nil {

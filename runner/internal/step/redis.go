@@ -15,6 +15,8 @@ import (
 // an optional TTL (see RedisWrite).
 type redisKeys struct{}
 
+func (redisKeys) WritesRedis() bool { return true }
+
 func (redisKeys) Writes(_ *Env, s profiles.Step) (*Writes, error) {
 	if s.Redis == nil {
 		return nil, errors.New("redis: step has no keys")

@@ -40,6 +40,10 @@ type Kind interface {
 	// and no secret. A kind whose effects lie outside both stores (http,
 	// exec) returns Writes with Opaque set.
 	Writes(env *Env, s profiles.Step) (*Writes, error)
+	// WritesRedis reports whether Writes may describe Redis keys for a
+	// step of this kind (see WritesRedis); it never does for a kind that
+	// says false.
+	WritesRedis() bool
 	// Apply applies s and returns what it did. It honours ctx: when ctx is
 	// cancelled (lock lost, stall, signal) it returns promptly with ctx's
 	// error.

@@ -39,10 +39,7 @@ func TestNewEnvDefaults(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	for _, kind := range []string{
-		profiles.KindConfigs, profiles.KindPatterns, profiles.KindUsers, profiles.KindDocuments,
-		profiles.KindRedis, profiles.KindHTTP, profiles.KindExec,
-	} {
+	for _, kind := range profiles.Kinds() {
 		if k, err := Lookup(kind); err != nil || k == nil {
 			t.Errorf("Lookup(%q) = %v, %v; want a kind", kind, k, err)
 		}

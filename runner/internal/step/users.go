@@ -27,7 +27,7 @@ import (
 type users struct{}
 
 const (
-	// UserCollection is where a users step writes (SPEC §2.1).
+	// UserCollection is where a users step writes.
 	UserCollection = "User"
 	// bcryptCostEnv names the variable the services already use for the
 	// bcrypt cost.
@@ -133,6 +133,8 @@ feed:
 	}
 	return hashes, nil
 }
+
+func (users) WritesRedis() bool { return false }
 
 func (users) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	if s.Users == nil {

@@ -92,6 +92,9 @@ type Counts struct {
 func describe(ctx context.Context, env *Env, k Kind, s profiles.Step) (store.StepRecord, *Writes, Counts, error) {
 	rec := store.StepRecord{Name: s.Name(), Kind: s.Kind}
 	w, err := k.Writes(env, s)
+	if err == nil {
+		err = checkStores(k, s, w)
+	}
 	if err != nil {
 		return rec, nil, Counts{}, err
 	}
