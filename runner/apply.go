@@ -134,7 +134,7 @@ func (pc *profileRun) logStart(force, reset bool) {
 	switch prev := pc.prev; {
 	case prev == nil:
 		pc.log.Info("applying profile", "version", pc.p.Version)
-	case prev.Version == pc.p.Version:
+	case prev.Current(pc.p):
 		pc.log.Info("re-applying profile", "version", pc.p.Version, "force", force, "reset", reset)
 	default:
 		pc.log.Info("re-applying changed profile", "old_version", prev.Version, "version", pc.p.Version)
@@ -219,7 +219,7 @@ func (a *attempt) applyVersion(pc *profileRun, reset *store.StepRecord) error {
 // there (fenced like the marker: lease.Session.Put), after the marker: a
 // run that finds it missing applies the profile again.
 func (a *attempt) putRedisRecord(p *profiles.Profile, m *store.Marker) error {
-	if !store.WritesRedis(p) {
+	if !step.WritesRedis(p) {
 		return nil
 	}
 	rec := &store.RedisRecord{Version: m.Version, HashAlgo: m.HashAlgo, Fence: m.Fence, RunID: m.RunID, At: m.AppliedAt}

@@ -10,7 +10,7 @@ func TestSnapshotOptionDefaults(t *testing.T) {
 		wantKeep  int
 		wantLimit int64
 	}{
-		{name: "zero_means_defaults", wantKeep: DefaultKeepVersions, wantLimit: DefaultSnapshotLimit},
+		{name: "zero_keeps_none_and_default_limit", wantKeep: 0, wantLimit: DefaultSnapshotLimit},
 		{name: "set", keep: 2, limit: 1000, wantKeep: 2, wantLimit: 1000},
 		{name: "negative_disables", keep: -1, limit: -1, wantKeep: 0, wantLimit: 0},
 	}

@@ -62,6 +62,9 @@ func newRunner(t *testing.T, f *fixture, rn run) *runner.Runner {
 	if o.Image == "" {
 		o.Image = testImage
 	}
+	if o.KeepVersions == 0 {
+		o.KeepVersions = 5 // the run command's default
+	}
 	logs := &testutil.Buffer{}
 	o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {

@@ -51,7 +51,6 @@ var _ Reporter = (*health.State)(nil)
 
 // Defaults of Options.
 const (
-	DefaultKeepVersions        = 5
 	DefaultSnapshotLimit int64 = 50 << 20 // bytes
 	DefaultLockWait            = 10 * time.Minute
 	DefaultStallTimeout        = 2 * time.Minute
@@ -78,7 +77,7 @@ type Options struct {
 	Reset     bool // drop what each profile's reset: section names, then apply
 	BatchSize int  // default mongox.DefaultBatchSize (50): FerretDB hangs on 100 statements that change documents
 
-	KeepVersions  int   // snapshots kept per profile, default 5; negative: take none
+	KeepVersions  int   // snapshots kept per profile; 0 or negative: none (the run command's default is 5)
 	SnapshotLimit int64 // bytes a profile's snapshot may take, default 50 MiB; negative: no limit
 
 	LockWait      time.Duration // default 10m
@@ -147,7 +146,6 @@ func (o Options) withDefaults() Options {
 		o.Host, _ = os.Hostname()
 	}
 	o.BatchSize = cmp.Or(max(o.BatchSize, 0), mongox.DefaultBatchSize)
-	o.KeepVersions = cmp.Or(o.KeepVersions, DefaultKeepVersions)
 	o.SnapshotLimit = cmp.Or(o.SnapshotLimit, DefaultSnapshotLimit)
 	o.LockWait = cmp.Or(o.LockWait, DefaultLockWait)
 	o.StallTimeout = cmp.Or(o.StallTimeout, DefaultStallTimeout)
@@ -171,7 +169,8 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// keepVersions is how many snapshots to keep per profile; 0: take none.
+// keepVersions is how many snapshots to keep per profile, as given (no
+// default); 0: take none.
 func (o Options) keepVersions() int { return max(o.KeepVersions, 0) }
 
 // snapshotLimit is the byte limit of a snapshot; 0: none.

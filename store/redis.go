@@ -93,18 +93,3 @@ func (s *RedisRecords) Delete(ctx context.Context, db, profile string) error {
 	}
 	return nil
 }
-
-// WritesRedis reports whether p writes to Redis (a patterns or redis step):
-// only then does it leave a record there.
-//
-// Deprecated: a hand list of kinds; use runner.WritesRedis (in the runner,
-// step.WritesRedis), which asks each step kind. Kept until its last caller
-// switches.
-func WritesRedis(p *profiles.Profile) bool {
-	for _, s := range p.Steps {
-		if s.Kind == profiles.KindPatterns || s.Kind == profiles.KindRedis {
-			return true
-		}
-	}
-	return false
-}
