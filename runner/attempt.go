@@ -187,7 +187,7 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (Lease, error) {
 
 // readMarkers reads what both stores say of every profile of profs.
 func (a *attempt) readMarkers(profs []*profiles.Profile) error {
-	comps, err := a.r.records.All(a.ctx(), profs)
+	comps, err := a.r.reader.All(a.ctx(), profs)
 	if err != nil {
 		if c := a.s.Err(); c != nil {
 			return c

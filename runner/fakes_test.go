@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/lease"
+	"github.com/srvthreds/bootstrap/store"
 )
 
 // fakeLease is a Lease held until released; Release answers as release
@@ -59,4 +61,52 @@ func testAttempt(t *testing.T) *attempt {
 	s := lease.Start(t.Context(), l, lease.Options{TTL: 3 * time.Second})
 	t.Cleanup(s.Stop)
 	return &attempt{s: s, lease: l, log: slog.New(slog.DiscardHandler), parent: t.Context()}
+}
+
+// fakeLocker is a lock held by another: Acquire waits until ctx ends.
+type fakeLocker struct{ ttl time.Duration }
+
+func (l fakeLocker) Acquire(ctx context.Context) (Lease, error) {
+	<-ctx.Done()
+	return nil, &lock.NotAcquiredError{Err: context.Cause(ctx)}
+}
+func (fakeLocker) RaiseFence(context.Context, int64) (int64, error) { return 0, nil }
+func (l fakeLocker) TTL() time.Duration                             { return l.ttl }
+func (fakeLocker) Name() string                                     { return "bootstrap" }
+func (fakeLocker) Key() string                                      { return "bootstrap:lock:{bootstrap}" }
+
+// fakeRecords says every profile is current from currentAt on (never when
+// zero), and counts the reads.
+type fakeRecords struct {
+	mu        sync.Mutex
+	currentAt time.Time
+	reads     []time.Time
+}
+
+func (f *fakeRecords) Get(_ context.Context, p *profiles.Profile) (Completion, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	f.reads = append(f.reads, now)
+	if f.currentAt.IsZero() || now.Before(f.currentAt) {
+		return Completion{}, nil
+	}
+	return Completion{Marker: &store.Marker{Profile: p.Name, Version: p.Version, HashAlgo: p.HashAlgo}}, nil
+}
+
+func (f *fakeRecords) All(ctx context.Context, profs []*profiles.Profile) (map[string]Completion, error) {
+	out := map[string]Completion{}
+	for _, p := range profs {
+		c, _ := f.Get(ctx, p)
+		out[p.Name] = c
+	}
+	return out, nil
+}
+
+var testProfiles = []*profiles.Profile{{Name: "base", Version: "v1"}, {Name: "app", Version: "v2"}}
+
+// testRunner is a Runner of fakes: no server, time under synctest.
+func testRunner(locker Locker, recs RecordReader, o Options) *Runner {
+	o = o.withDefaults()
+	return &Runner{locker: locker, reader: recs, opts: o, log: o.Log, rep: o.Reporter}
 }

@@ -30,7 +30,7 @@ const recheckEvery = 2 * time.Second
 // very version completely; a run that is half-way has not written it yet
 // (its profile reads as not current, and this run queues for the lock).
 func (r *Runner) alreadyCurrent(ctx context.Context, set *profiles.Set, res *Result) bool {
-	comps, err := r.records.All(ctx, set.Profiles)
+	comps, err := r.reader.All(ctx, set.Profiles)
 	if err != nil || !allCurrent(set.Profiles, comps) {
 		return false
 	}
@@ -62,7 +62,7 @@ func (r *Runner) recheck(ctx context.Context, cancel context.CancelCauseFunc, pr
 			return
 		case <-t.C:
 		}
-		comps, err := r.records.All(ctx, profs)
+		comps, err := r.reader.All(ctx, profs)
 		if err == nil && allCurrent(profs, comps) {
 			cancel(errAlreadyCurrent)
 			return

@@ -32,6 +32,14 @@ func NewRecords(st *store.Store, rc redis.UniversalClient) *Records {
 // every poll.
 func WritesRedis(p *profiles.Profile) bool { return step.WritesRedis(p) }
 
+// RecordReader reads what both stores say of profiles (*Records).
+type RecordReader interface {
+	Get(ctx context.Context, p *profiles.Profile) (Completion, error)
+	All(ctx context.Context, profs []*profiles.Profile) (map[string]Completion, error)
+}
+
+var _ RecordReader = (*Records)(nil)
+
 // Completion is what the stores say of one profile.
 type Completion struct {
 	Marker *store.Marker      // nil: not applied (or its database was dropped)

@@ -183,6 +183,7 @@ type Runner struct {
 	redis   redis.UniversalClient
 	store   *store.Store
 	records *Records
+	reader  RecordReader // records, as the fast path, the wait for the lock and the attempt read them
 	locker  Locker
 	// lockKey is the lock's key for the token check of Redis batches; ""
 	// on a Cluster, where it can't be checked atomically with a write.
@@ -203,8 +204,10 @@ func New(mc *mongo.Client, rc redis.UniversalClient, locker *lock.Locker, opts *
 	}
 	o = o.withDefaults()
 	st := store.New(mc)
-	r := &Runner{mongo: mc, redis: rc, store: st, records: NewRecords(st, rc), locker: lockerOf{locker},
+	r := &Runner{mongo: mc, redis: rc, store: st, locker: lockerOf{locker},
 		opts: o, log: o.Log, rep: o.Reporter}
+	r.records = NewRecords(st, rc)
+	r.reader = r.records
 	if _, cluster := rc.(*redis.ClusterClient); !cluster {
 		r.lockKey = locker.Key()
 	}

@@ -15,7 +15,7 @@ import (
 // Waiter polls markers until every profile of a set is applied at its
 // version (the `wait` command of the services' initContainers).
 type Waiter struct {
-	Records  *Records
+	Records  RecordReader
 	PollMin  time.Duration // first interval, default 250ms
 	PollMax  time.Duration // cap of the exponential backoff, default 5s
 	LogEvery time.Duration // how often to log what is awaited, default 10s
