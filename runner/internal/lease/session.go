@@ -172,6 +172,12 @@ func (s *Session) Err() error {
 // start. No command starts after the validity (2/3 of the ttl), and another
 // runner can take the lock only a full ttl after the confirmation: the last
 // sixth is the margin for a command's transit to the server.
+//
+// Proven by TestOpen_bounds_each_attempt_from_the_last_confirmation,
+// TestExpiry_timer_stops_the_work_at_the_end_of_the_validity and
+// TestErr_reads_the_clock_before_any_timer (here), and against FerretDB by
+// TestRun_writes_under_the_lock_carry_the_lease_bound and
+// TestFaultLockLostMidRun (runner).
 func (s *Session) Open() (time.Time, error) {
 	if err := s.Err(); err != nil {
 		return time.Time{}, err

@@ -53,6 +53,12 @@ const errRedisFenced = "FENCED"
 // it wakes. On a Cluster it is a MULTI/EXEC per hash slot, fenced by the
 // bound alone. Transient errors are retried (the batch is idempotent). A
 // lock found lost is ErrFenced, and stops the work.
+//
+// Proven by TestLease_lost_mid_step_sends_no_further_write and
+// TestFrozen_past_the_ttl_writes_nothing_on_waking (here), and against
+// Redis by TestFault_lock_lost_mid_redis_step_writes_nothing (runner),
+// TestLock_paused_holder_mid_redis_writes_nothing and TestCluster
+// (cmd/bootstrap).
 func (s *Session) ExecRedis(ctx context.Context, rc redis.UniversalClient, log *slog.Logger, cmds []redis.Cmder) ([]any, error) {
 	var out []any
 	err := s.Retry(ctx, log, func(ctx context.Context) error {
@@ -83,6 +89,9 @@ func (s *Session) execFenced(ctx context.Context, rc redis.UniversalClient, cmds
 // Put sends one record write (the Redis completion record, a snapshot
 // operation): once, only while the lease is ours, bounded by it. The store
 // refuses it when it holds a higher fence (ErrFenced, which stops the work).
+//
+// Proven by TestA_fenced_write_stops_the_work (here) and
+// TestFault_frozen_right_after_acquiring_writes_nothing (runner).
 func (s *Session) Put(ctx context.Context, write func(context.Context) error) error {
 	until, err := s.Open()
 	if err != nil {
@@ -97,6 +106,10 @@ func (s *Session) Put(ctx context.Context, write func(context.Context) error) er
 // (Confirm: a holder that lost it writes none), then writes once, bounded
 // by the confirmation just made. The store keeps a marker only over one
 // with a lower fence (the final guard); a newer one stops the work.
+//
+// Proven by TestPutMarker_confirms_the_lease_before_the_write and TestConfirm
+// (here), TestStorePutMarkerIsFenced (store) and
+// TestLock_paused_holder_exits_5_without_marker (cmd/bootstrap).
 func (s *Session) PutMarker(ctx context.Context, write func(context.Context) error) error {
 	if err := s.Confirm(ctx); err != nil {
 		return err
