@@ -192,11 +192,10 @@ func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
 }
 
 // A holder frozen past its ttl loses the lock to the next runner (the test
-// breaks it once the holder is frozen midway); once
-// resumed it stops with exit 5 and writes nothing more: no document (each
-// runner writes different content under the same ids, and every stored
-// document is the second runner's) and no marker over the newer one
-// (SPEC §4).
+// breaks it once the holder is frozen midway); once resumed it stops with
+// exit 5 and writes nothing more: no document (each runner writes different
+// content under the same ids, and every stored document is the second
+// runner's) and no marker over the newer one (SPEC §4).
 func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -292,10 +291,10 @@ func pausedHolderLosesTo(t *testing.T, rdb *redis.Client, holder, waiter *harnes
 
 // A holder frozen right after it acquired the lock (before its first
 // renewal, ttl/3 later), or in the middle of a patterns step, past its ttl
-// (its lock broken while it is frozen):
-// the other runner applies its own content; the resumed holder writes
-// neither a PatternModel document nor a cache entry, and exits 5 (SPEC §4:
-// fencing covers data). (A redis step is too fast to freeze midway from outside:
+// (its lock broken while it is frozen): the other runner applies its own
+// content; the resumed holder writes neither a PatternModel document nor a
+// cache entry, and exits 5 (SPEC §4: fencing covers data). (A redis step is
+// too fast to freeze midway from outside:
 // TestFault_lock_lost_mid_redis_step_writes_nothing, in the runner's tests,
 // holds the holder between two batches instead.)
 func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
