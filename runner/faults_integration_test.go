@@ -268,7 +268,9 @@ func TestFaultStall(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
 	set := loadSet(t, execFS("hang", "/bin/sleep", "30"), "hang")
-	const stall = 1500 * time.Millisecond
+	// Seconds: the work before the step (the lock, the records) must not
+	// pass for a stall on a loaded machine.
+	const stall = 5 * time.Second
 	state := health.NewState(&health.StateOptions{StallTimeout: stall})
 	srv := httptest.NewServer(health.NewHandler(state))
 	t.Cleanup(srv.Close)
@@ -339,7 +341,9 @@ func TestFaultTimeout(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
 	set := loadSet(t, execFS("slow", "/bin/sleep", "30"), "slow")
-	r := newRunner(t, f, run{opts: runner.Options{RunID: "timing-out", Timeout: time.Second, StallTimeout: time.Minute}})
+	// Seconds: the work before the step (the lock, the records) must not
+	// use up the timeout on a loaded machine.
+	r := newRunner(t, f, run{opts: runner.Options{RunID: "timing-out", Timeout: 5 * time.Second, StallTimeout: time.Minute}})
 	res, err := runWithin(t, t.Context(), r, set)
 	if !errors.Is(err, runner.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
