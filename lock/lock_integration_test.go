@@ -33,7 +33,10 @@ func TestRefreshWhileRedisPaused(t *testing.T) {
 		wantResume error         // Refresh after Unpause
 	}{
 		{name: "resumed_within_ttl", ttl: 20 * time.Second, pauseFor: 2 * time.Second},
-		{name: "resumed_after_ttl", ttl: time.Second, pauseFor: 3 * time.Second, wantResume: lock.ErrLost},
+		// The key was set before acquired: a pause to acquired+ttl+1s
+		// outlasts it on Redis's clock (the host's), however slow the
+		// machine.
+		{name: "resumed_after_ttl", ttl: 5 * time.Second, pauseFor: 6 * time.Second, wantResume: lock.ErrLost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

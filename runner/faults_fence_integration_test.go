@@ -110,31 +110,37 @@ func (r *freezingReporter) SetLock(held bool, fence int64, holder string) {
 }
 
 // TestFault_frozen_right_after_acquiring_writes_nothing: a holder that
-// stands still right after acquiring the lock, for 3×ttl, while another
-// runner takes the lock and applies its own content, writes nothing once
-// it goes on (its lease is counted from before the acquire request) and
-// stops with ErrLockLost; the data and the marker are the other runner's.
+// stands still right after acquiring the lock, while another runner waits
+// for its lease to run out, takes the lock and applies its own content,
+// writes nothing once it goes on (its lease is counted from before the
+// acquire request, so it ran out before the lock key did) and stops with
+// ErrLockLost; the data and the marker are the other runner's. The other
+// runner's acquisition is what the test waits for: no sleep, no race with
+// the ttl.
 func TestFault_frozen_right_after_acquiring_writes_nothing(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
 	ctx := t.Context()
-	const ttl = time.Second
 	rep := &freezingReporter{State: health.NewState(nil), frozen: make(chan struct{}), release: make(chan struct{})}
 	errA := make(chan error, 1)
 	go func() {
-		_, err := newRunner(t, f, run{opts: runner.Options{RunID: "a", Reporter: rep}, lockTTL: ttl}).
+		_, err := newRunner(t, f, run{opts: runner.Options{RunID: "a", Reporter: rep}, lockTTL: faultTTL}).
 			Run(ctx, loadSet(t, keysProfile("runner a"), "k"))
 		errA <- err
 	}()
-	<-rep.frozen
+	select {
+	case <-rep.frozen:
+	case err := <-errA:
+		t.Fatalf("runner a ended before it acquired the lock: %v", err)
+	}
 	frozenAt := time.Now()
-	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "b", LockWait: time.Minute}, lockTTL: ttl}).
+	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "b", LockWait: time.Minute}, lockTTL: faultTTL}).
 		Run(ctx, loadSet(t, keysProfile("runner b"), "k"))
 	if err != nil || res.Profiles[0].Outcome != store.OutcomeApplied {
 		close(rep.release)
 		t.Fatalf("runner b: %v, %+v; want applied", err, res)
 	}
-	time.Sleep(time.Until(frozenAt.Add(3 * ttl))) // the freeze lasts 3×ttl: the fault, not a wait for an event
+	t.Logf("runner a frozen for %s (ttl %s)", time.Since(frozenAt).Round(time.Millisecond), faultTTL)
 	close(rep.release)
 	if err := <-errA; !errors.Is(err, runner.ErrLockLost) {
 		t.Errorf("runner a: %v, want ErrLockLost", err)

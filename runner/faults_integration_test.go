@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,13 +152,39 @@ func TestFaultFenceCounterLost(t *testing.T) {
 	checkLockFree(t, f)
 }
 
-// TestFaultLockLostMidRun deletes the lock key while a long documents step
-// runs (as if the lease expired or was broken): the run stops with
-// ErrLockLost and writes no marker.
+// faultTTL is the lock ttl of the fault tests that lose a lease: seconds,
+// so that no lease runs out by itself on a loaded machine; a test that
+// loses the lock breaks it and acts on what it observes.
+const faultTTL = 5 * time.Second
+
+// logSeen receives a run's log lines (run.logTo) and closes seen at the
+// first line that contains want.
+type logSeen struct {
+	want []byte
+	once sync.Once
+	seen chan struct{}
+}
+
+func newLogSeen(want string) *logSeen {
+	return &logSeen{want: []byte(want), seen: make(chan struct{})}
+}
+
+func (l *logSeen) Write(p []byte) (int, error) {
+	if bytes.Contains(p, l.want) {
+		l.once.Do(func() { close(l.seen) })
+	}
+	return len(p), nil
+}
+
+// TestFaultLockLostMidRun deletes the lock key once the holder has written
+// the first batch of a documents step (as if the lease were broken), and
+// holds the step there until the run has logged the loss (its next renewal
+// finds the key gone): the run stops with ErrLockLost, writes no marker, and
+// writes no document after the loss.
 func TestFaultLockLostMidRun(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
-	const n = 3000
+	const n = 200
 	docs := make([]map[string]any, n)
 	for i := range docs {
 		docs[i] = map[string]any{"code": fmt.Sprintf("item-%05d", i), "n": i, "label": strings.Repeat("x", 64)}
@@ -170,32 +197,52 @@ func TestFaultLockLostMidRun(t *testing.T) {
 		"bulk/profile.yaml":   file("steps:\n  - documents: {collection: Bulk, dir: data, key: code}\n"),
 		"bulk/data/bulk.json": {Data: data},
 	}, "bulk")
+	bulk := f.mc.Database(profiles.DefaultDatabase).Collection("Bulk")
 
 	l, err := lock.New(f.rc, testLock, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	lost := newLogSeen(`msg="lock lost"`)
 	var (
-		once   sync.Once
-		delErr error
-		delN   int64
+		once    sync.Once
+		delErr  error
+		delN    int64
+		seenErr error
+		atLoss  int64 = -1 // documents stored once the run logged the loss
 	)
 	rep := &hookReporter{State: health.NewState(nil), onAdd: func(written int64) {
-		if written > 0 {
-			once.Do(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				delN, delErr = f.rc.Del(ctx, l.Key()).Result()
-			})
+		if written == 0 {
+			return
 		}
+		// The step's goroutine stands here, between two batches, until
+		// the renewal loop has found the lease lost.
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if delN, delErr = f.rc.Del(ctx, l.Key()).Result(); delErr != nil || delN != 1 {
+				return
+			}
+			select {
+			case <-lost.seen:
+			case <-ctx.Done():
+				seenErr = fmt.Errorf("no %q log line within a minute of the key's deletion", lost.want)
+				return
+			}
+			atLoss, seenErr = bulk.CountDocuments(ctx, map[string]any{})
+		})
 	}}
 	r := newRunner(t, f, run{
 		opts:    runner.Options{RunID: "losing", BatchSize: 10, Reporter: rep},
-		lockTTL: time.Second,
+		lockTTL: faultTTL,
+		logTo:   lost,
 	})
 	res, err := runWithin(t, t.Context(), r, set)
 	if delErr != nil || delN != 1 {
 		t.Fatalf("delete the lock key during the step: %d, %v; want 1 key deleted", delN, delErr)
+	}
+	if seenErr != nil {
+		t.Fatalf("wait for the run to see the loss: %v", seenErr)
 	}
 	if !errors.Is(err, runner.ErrLockLost) {
 		t.Fatalf("err = %v, want ErrLockLost", err)
@@ -204,11 +251,14 @@ func TestFaultLockLostMidRun(t *testing.T) {
 		t.Errorf("outcomes = %v, want bulk interrupted", got)
 	}
 	checkInterrupted(t, f, "bulk", "losing", err)
-	written, err := f.mc.Database(profiles.DefaultDatabase).Collection("Bulk").CountDocuments(t.Context(), map[string]any{})
+	written, err := bulk.CountDocuments(t.Context(), map[string]any{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("documents written before the run stopped: %d of %d", written, n)
+	if written != atLoss || written <= 0 || written >= n {
+		t.Errorf("documents = %d, %d when the run logged the loss (of %d): want the same, part of the step, nothing written after the loss",
+			written, atLoss, n)
+	}
 }
 
 // TestFaultStall runs a command that hangs without output: /livez turns 503
@@ -218,7 +268,9 @@ func TestFaultStall(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
 	set := loadSet(t, execFS("hang", "/bin/sleep", "30"), "hang")
-	const stall = 1500 * time.Millisecond
+	// Seconds: the work before the step (the lock, the records) must not
+	// pass for a stall on a loaded machine.
+	const stall = 5 * time.Second
 	state := health.NewState(&health.StateOptions{StallTimeout: stall})
 	srv := httptest.NewServer(health.NewHandler(state))
 	t.Cleanup(srv.Close)
@@ -289,7 +341,9 @@ func TestFaultTimeout(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
 	set := loadSet(t, execFS("slow", "/bin/sleep", "30"), "slow")
-	r := newRunner(t, f, run{opts: runner.Options{RunID: "timing-out", Timeout: time.Second, StallTimeout: time.Minute}})
+	// Seconds: the work before the step (the lock, the records) must not
+	// use up the timeout on a loaded machine.
+	r := newRunner(t, f, run{opts: runner.Options{RunID: "timing-out", Timeout: 5 * time.Second, StallTimeout: time.Minute}})
 	res, err := runWithin(t, t.Context(), r, set)
 	if !errors.Is(err, runner.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
@@ -351,24 +405,25 @@ func TestFaultLockNotAcquired(t *testing.T) {
 }
 
 // TestFaultCancelled cancels the run's context with a cause mid-step, as
-// the command does on SIGTERM: the run returns that cause, records the
-// profile interrupted and releases the lock.
+// the command does on SIGTERM, once the step's command has printed its
+// first line: the run returns that cause, records the profile interrupted
+// and releases the lock.
 func TestFaultCancelled(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
-	set := loadSet(t, execFS("longrun", "/bin/sleep", "30"), "longrun")
+	set := loadSet(t, execFS("longrun", "/bin/sh", "-c", "echo started; exec /bin/sleep 30"), "longrun")
 	errTerm := errors.New("terminated by SIGTERM")
 	ctx, cancel := context.WithCancelCause(t.Context())
 	defer cancel(nil)
 	started := make(chan struct{})
 	var once sync.Once
-	rep := &hookReporter{State: health.NewState(nil), onStep: func(string, string) {
+	// Every line of the command's output is a heartbeat (Add(0)).
+	rep := &hookReporter{State: health.NewState(nil), onAdd: func(int64) {
 		once.Do(func() { close(started) })
 	}}
 	go func() {
 		select {
 		case <-started:
-			time.Sleep(200 * time.Millisecond) // let the command start
 			cancel(errTerm)
 		case <-ctx.Done():
 		}

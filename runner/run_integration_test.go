@@ -3,6 +3,7 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -46,6 +47,7 @@ func startFixture(t *testing.T) *fixture {
 type run struct {
 	opts    runner.Options
 	lockTTL time.Duration // default lock.DefaultTTL
+	logTo   io.Writer     // if set, also receives the run's log lines
 }
 
 // newRunner returns a Runner on f with opts, whose host and image default
@@ -66,7 +68,11 @@ func newRunner(t *testing.T, f *fixture, rn run) *runner.Runner {
 		o.KeepVersions = 5 // the run command's default
 	}
 	logs := &testutil.Buffer{}
-	o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var out io.Writer = logs
+	if rn.logTo != nil {
+		out = io.MultiWriter(logs, rn.logTo)
+	}
+	o.Log = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs of run %s:\n%s", o.RunID, logs)

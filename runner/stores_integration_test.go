@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -15,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/internal/testutil"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
@@ -124,8 +126,9 @@ func TestRun_current_profiles_take_no_lock(t *testing.T) {
 }
 
 // TestRun_waiter_leaves_the_queue_once_current: runner A applies x and then
-// a slow y; runner B, which wants only x, queues behind A and leaves the
-// queue as soon as x is current, while A still holds the lock.
+// y; runner B, which wants only x, queues behind A and leaves the queue as
+// soon as x is current, while A still holds the lock: A stands still at the
+// start of y until B has returned.
 func TestRun_waiter_leaves_the_queue_once_current(t *testing.T) {
 	t.Parallel()
 	f := startFixture(t)
@@ -134,21 +137,33 @@ func TestRun_waiter_leaves_the_queue_once_current(t *testing.T) {
 		"x/profile.yaml":      file("database: nr\nsteps:\n  - configs: {dir: run-config}\n"),
 		"x/run-config/x.json": file(`{"x": 1}`),
 		"y/profile.yaml":      file("database: nr\nsteps:\n  - documents: {collection: Slow, dir: data}\n"),
-		"y/data/items.json":   file(slowItems(3000)),
+		"y/data/items.json":   file(slowItems(30)),
 	}
+	inY, release := make(chan struct{}), make(chan struct{})
+	var once, releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	rep := &hookReporter{State: health.NewState(nil), onStep: func(profile, _ string) {
+		if profile == "y" {
+			once.Do(func() {
+				close(inY)
+				<-release
+			})
+		}
+	}}
 	var aDone atomic.Bool
 	errA := make(chan error, 1)
 	go func() {
-		_, err := newRunner(t, f, run{opts: runner.Options{RunID: "a", BatchSize: 1}}).Run(ctx, loadSet(t, fsys, "x", "y"))
+		_, err := newRunner(t, f, run{opts: runner.Options{RunID: "a", BatchSize: 1, Reporter: rep}}).Run(ctx, loadSet(t, fsys, "x", "y"))
 		aDone.Store(true)
 		errA <- err
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for holder(t, f) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("runner a never took the lock")
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-inY:
+	case err := <-errA:
+		t.Fatalf("runner a ended before it started y: %v", err)
+	}
+	if holder(t, f) == nil {
+		t.Fatal("runner a does not hold the lock while it applies y")
 	}
 	res, err := newRunner(t, f, run{opts: runner.Options{RunID: "b", LockWait: time.Minute}}).Run(ctx, loadSet(t, fsys, "x"))
 	if err != nil {
@@ -160,6 +175,7 @@ func TestRun_waiter_leaves_the_queue_once_current(t *testing.T) {
 	if res.Fence != 0 || len(res.Profiles) != 1 || res.Profiles[0].Outcome != store.OutcomeSkipped {
 		t.Errorf("runner b: fence %d, %+v; want x skipped without the lock", res.Fence, res.Profiles)
 	}
+	releaseOnce.Do(func() { close(release) })
 	if err := <-errA; err != nil {
 		t.Errorf("runner a: %v", err)
 	}
@@ -193,7 +209,11 @@ func TestRun_wall_clock_jumps_change_nothing(t *testing.T) {
 		}
 		return time.Now()
 	}
-	res, err := newRunner(t, f, run{opts: runner.Options{Now: jumpy, StallTimeout: 2 * time.Second}, lockTTL: time.Second}).
+	// The ttl and the stall timeout are seconds, far below the jumps:
+	// either one counted on the run's clock would end the run at the
+	// first jump. When renewals and the watchdog fire is for tests on a
+	// fake clock, not this one.
+	res, err := newRunner(t, f, run{opts: runner.Options{Now: jumpy, StallTimeout: 30 * time.Second}, lockTTL: 5 * time.Second}).
 		Run(t.Context(), loadSet(t, lifecycleFS(), "app", "legacy"))
 	if err != nil {
 		t.Fatalf("run with a jumping clock: %v", err)

@@ -23,6 +23,12 @@ import (
 // scheduling. It is a bound, not a speed.
 const takeoverMargin = 10 * time.Second
 
+// lockTTL is the --lock-ttl of the runners of the lock fault tests:
+// seconds, so that no lease runs out by itself on a loaded machine. A test
+// that takes a lock from a live holder breaks it once it has seen the
+// holder frozen midway, rather than racing a short ttl.
+const lockTTL = 5 * time.Second
+
 // Five runners started at once: the lock lets one apply every profile and
 // the others find them current (SPEC §4).
 func TestLock_concurrent_runners_apply_each_profile_once(t *testing.T) {
@@ -145,7 +151,9 @@ func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
 	mc := env.Mongo.Client(t)
 	dir := t.TempDir()
 	writeDocumentsProfile(t, dir, "slow", slowDocs)
-	const ttl = 3 * time.Second
+	// The point is expiry: nobody breaks the lock, the killed holder's
+	// lease runs out.
+	const ttl = lockTTL
 	args := dbArgs(env, "run", "-p", "slow", "--lock-ttl", ttl.String(), "--batch-size", slowBatch)
 	a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "a"})
 	b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dir, Name: "b"})
@@ -183,11 +191,11 @@ func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
 	}
 }
 
-// A holder frozen past its ttl loses the lock to the next runner; once
-// resumed it stops with exit 5 and writes nothing more: no document (each
-// runner writes different content under the same ids, and every stored
-// document is the second runner's) and no marker over the newer one
-// (SPEC §4).
+// A holder frozen past its ttl loses the lock to the next runner (the test
+// breaks it once the holder is frozen midway); once resumed it stops with
+// exit 5 and writes nothing more: no document (each runner writes different
+// content under the same ids, and every stored document is the second
+// runner's) and no marker over the newer one (SPEC §4).
 func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -196,13 +204,13 @@ func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	for name, dir := range dirs {
 		writeTaggedDocumentsProfile(t, dir, "slow", slowDocs, "runner "+name)
 	}
-	args := dbArgs(env, "run", "-p", "slow", "--lock-ttl", "2s", "--batch-size", slowBatch)
+	args := dbArgs(env, "run", "-p", "slow", "--lock-ttl", lockTTL.String(), "--batch-size", slowBatch)
 	a := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["a"], Name: "a"})
 	b := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["b"], Name: "b"})
 	holder, waiter, held := holderAndWaiter(t, a, b)
 	tags := map[*harness.RunnerContainer]string{a: "runner a", b: "runner b"}
 	waitMidProfile(t, mc, holder, slowDocs)
-	second := pausedHolderLosesTo(t, holder, waiter)
+	second := pausedHolderLosesTo(t, env.Redis.Client(t), holder, waiter)
 
 	m := testutil.ReadMarker(t, mc, testDB, "slow")
 	if m == nil {
@@ -233,14 +241,33 @@ func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	}
 }
 
-// pausedHolderLosesTo freezes holder (docker pause) until waiter, which
-// takes the lock once holder's lease runs out, has applied its profile and
-// exited 0; then resumes holder, which must exit 5 without logging the
-// profile applied. It returns waiter's "lock acquired" line.
-func pausedHolderLosesTo(t *testing.T, holder, waiter *harness.RunnerContainer) logLine {
+// pausedHolderLosesTo freezes holder (docker pause) and breaks its lock
+// (rdb is the lock's Redis), so that waiter takes it without waiting for the
+// lease to run out; once waiter has applied its profile and exited 0, and
+// the holder's lease is past (the freeze outlasts the lock key's remaining
+// ttl, read when the lock was broken: the fault, a holder frozen past its
+// ttl), it resumes holder, which must exit 5 without logging the profile
+// applied. It returns waiter's "lock acquired" line.
+func pausedHolderLosesTo(t *testing.T, rdb *redis.Client, holder, waiter *harness.RunnerContainer) logLine {
 	t.Helper()
 	if !paused(t, holder) {
 		holder.Pause(t)
+	}
+	l, err := lock.New(rdb, "bootstrap", nil)
+	if err != nil {
+		holder.Unpause(t)
+		t.Fatal(err)
+	}
+	// The holder's lease ends before its key does: it is counted from
+	// before the request that set the key's ttl.
+	h, err := l.Break(t.Context(), true)
+	leaseOver := time.Now()
+	if err != nil {
+		holder.Unpause(t)
+		t.Fatalf("break the frozen holder's lock: %v", err)
+	}
+	if h != nil {
+		leaseOver = leaseOver.Add(h.TTL)
 	}
 	code, logs := waiter.Wait(t, runTimeout)
 	if code != exitOK {
@@ -248,6 +275,7 @@ func pausedHolderLosesTo(t *testing.T, holder, waiter *harness.RunnerContainer) 
 		t.Fatalf("second runner: exit = %d, want 0; logs:\n%s", code, logs)
 	}
 	second := firstMsg(t, parseLogs(t, logs), "lock acquired", logs)
+	time.Sleep(time.Until(leaseOver)) // the freeze outlasts the lease: the fault, not a wait for an event
 	holder.Unpause(t)
 	code, logs = holder.Wait(t, runTimeout)
 	if code != exitLockLost {
@@ -262,10 +290,11 @@ func pausedHolderLosesTo(t *testing.T, holder, waiter *harness.RunnerContainer) 
 }
 
 // A holder frozen right after it acquired the lock (before its first
-// renewal, ttl/3 later), or in the middle of a patterns step, past its ttl:
-// the other runner applies its own content; the resumed holder writes
-// neither a PatternModel document nor a cache entry, and exits 5 (SPEC §4:
-// fencing covers data). (A redis step is too fast to freeze midway from outside:
+// renewal, ttl/3 later), or in the middle of a patterns step, past its ttl
+// (its lock broken while it is frozen): the other runner applies its own
+// content; the resumed holder writes neither a PatternModel document nor a
+// cache entry, and exits 5 (SPEC §4: fencing covers data). (A redis step is
+// too fast to freeze midway from outside:
 // TestFault_lock_lost_mid_redis_step_writes_nothing, in the runner's tests,
 // holds the holder between two batches instead.)
 func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
@@ -291,7 +320,7 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 			for name, dir := range dirs {
 				tt.profile(t, dir, "runner "+name)
 			}
-			args := dbArgs(env, "run", "-p", "fenced", "--lock-ttl", "2s")
+			args := dbArgs(env, "run", "-p", "fenced", "--lock-ttl", lockTTL.String())
 			// The holder runs alone, one statement a batch, until it is
 			// midway and frozen; only then does the other runner start (a
 			// runner that started first could finish before the second
@@ -309,7 +338,7 @@ func TestLock_paused_holder_mid_redis_writes_nothing(t *testing.T) {
 			acquired := firstMsg(t, parseLogs(t, holder.Logs(t)), "lock acquired", "").at(t)
 			t.Logf("holder frozen %s after it acquired the lock", time.Since(acquired).Round(time.Millisecond))
 			waiter := env.StartRunner(t, harness.RunOptions{Args: args, ProfilesDir: dirs["b"], Name: "b"})
-			pausedHolderLosesTo(t, holder, waiter)
+			pausedHolderLosesTo(t, rc, holder, waiter)
 			tags := map[*harness.RunnerContainer]string{holder: "runner a", waiter: "runner b"}
 			tt.check(t, env, tags[waiter])
 		})
@@ -359,14 +388,17 @@ func checkFencedPatterns(t *testing.T, env *harness.Env, tag string) {
 // completes (SPEC §4).
 func TestLock_redis_fault_during_run_exits_5(t *testing.T) {
 	t.Parallel()
-	const ttl = 2 * time.Second
+	const ttl = lockTTL
 	tests := []struct {
 		name  string
 		fault func(t *testing.T, env *harness.Env)
 	}{
 		{name: "redis_paused_past_ttl", fault: func(t *testing.T, env *harness.Env) {
 			env.Redis.Pause(t)
-			time.Sleep(2 * ttl)
+			// The fault: Redis stays frozen for longer than a ttl. Every
+			// renewal it answered was sent before the pause, so the lease,
+			// and the lock key, are past their end when it answers again.
+			time.Sleep(ttl + time.Second)
 			env.Redis.Unpause(t)
 		}},
 		{name: "redis_restarted", fault: func(t *testing.T, env *harness.Env) {

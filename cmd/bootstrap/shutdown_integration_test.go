@@ -122,7 +122,8 @@ func pausedRun(t *testing.T, grace time.Duration, redis bool) (*harness.Env, *lo
 }
 
 // exitWithinGrace sends SIGTERM to r and fails t unless it exits 143 within
-// grace + 1s.
+// grace + exitMargin (the margin is a loaded machine's scheduling: a bound,
+// not a speed).
 func exitWithinGrace(t *testing.T, r *localRun, grace time.Duration) {
 	t.Helper()
 	sent := time.Now()
@@ -133,8 +134,8 @@ func exitWithinGrace(t *testing.T, r *localRun, grace time.Duration) {
 	if code != 143 {
 		t.Fatalf("exit = %d, want 143", code)
 	}
-	if took > grace+time.Second {
-		t.Errorf("exited %s after SIGTERM, want within the shutdown grace %s + 1s", took, grace)
+	if took > grace+exitMargin {
+		t.Errorf("exited %s after SIGTERM, want within the shutdown grace %s (+%s margin)", took, grace, exitMargin)
 	}
 }
 

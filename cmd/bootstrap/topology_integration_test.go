@@ -165,7 +165,7 @@ func markerFence(t testing.TB, mc *mongo.Client, db, profile string) int64 {
 func failoverMidRun(t *testing.T, tp *topo, fail func()) {
 	t.Helper()
 	const n = slowDocs
-	first := tp.start(t, "before-failover", "run", "-p", "slow-docs", "--batch-size", slowBatch, "--lock-ttl", "3s")
+	first := tp.start(t, "before-failover", "run", "-p", "slow-docs", "--batch-size", slowBatch, "--lock-ttl", lockTTL.String())
 	waitMidProfile(t, tp.mc, first, n)
 	fail()
 	code, logs := first.Wait(t, runTimeout)
@@ -208,11 +208,11 @@ func lockLostByFailover(t *testing.T, tp *topo, cut func(phase string), extra ..
 		t.Fatal(err)
 	}
 	cut("freeze")
-	a := tp.start(t, "a-loses", "run", append([]string{"-p", "slow-docs", "--force", "--batch-size", slowBatch, "--lock-ttl", "3s"}, extra...)...)
+	a := tp.start(t, "a-loses", "run", append([]string{"-p", "slow-docs", "--force", "--batch-size", slowBatch, "--lock-ttl", lockTTL.String()}, extra...)...)
 	waitMidProfile(t, tp.mc, a, n)
 	fenceA := lastFence(t, a.Logs(t))
 	cut("fail")
-	b := tp.start(t, "b-takes-over", "run", append([]string{"-p", "slow-docs", "--force", "--lock-ttl", "3s"}, extra...)...)
+	b := tp.start(t, "b-takes-over", "run", append([]string{"-p", "slow-docs", "--force", "--lock-ttl", lockTTL.String()}, extra...)...)
 	codeB, logsB := b.Wait(t, runTimeout)
 	codeA, logsA := a.Wait(t, runTimeout)
 	if codeB != exitOK {
