@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
 	"github.com/srvthreds/bootstrap/store"
@@ -79,7 +80,7 @@ type profileRun struct {
 func (a *attempt) applyProfile(p *profiles.Profile, pr *ProfileResult, reset *store.StepRecord) error {
 	o := a.r.opts
 	pc := &profileRun{p: p, pr: pr, prev: a.prevs[p.Name], start: o.Now(), log: a.log.With("profile", p.Name)}
-	a.r.rep.StartProfile(p.Name, p.Version)
+	a.r.rep.Report(health.ProfileStarted{Name: p.Name, Version: p.Version})
 	if pc.prev != nil {
 		pr.PrevVersion = pc.prev.Version
 	}
@@ -240,14 +241,14 @@ func (a *attempt) applyStep(pc *profileRun, s profiles.Step) (store.StepRecord, 
 	if err := a.s.Err(); err != nil { // no step starts (an http call, a command) once the lease is gone
 		return store.StepRecord{Name: name, Kind: s.Kind, Error: err.Error()}, err
 	}
-	a.r.rep.StartStep(pc.p.Name, name)
+	a.r.rep.Report(health.StepStarted{Profile: pc.p.Name, Step: name})
 	a.begins(pc.p.Name + "/" + name)
 	t0 := a.r.opts.Now()
 	log.Info("step started", "summary", s.Summary())
 	rec, err := kind.Apply(a.ctx(), env, s)
 	d := a.r.opts.Now().Sub(t0)
 	rec.Name, rec.Kind, rec.DurationMs = name, s.Kind, d.Milliseconds()
-	a.r.rep.EndStep(pc.p.Name, s.Kind, d, err)
+	a.r.rep.Report(health.StepEnded{Profile: pc.p.Name, Kind: s.Kind, Took: d, Err: err})
 	if err != nil {
 		if cause := a.s.Err(); cause != nil {
 			err = cause // the run was stopped: say why, not what the step saw
@@ -265,7 +266,7 @@ func (a *attempt) applyStep(pc *profileRun, s profiles.Step) (store.StepRecord, 
 func (a *attempt) stepEnv(pc *profileRun, s profiles.Step, log *slog.Logger) *step.Env {
 	o := a.r.opts
 	return step.NewEnv(step.Env{
-		Mongo: a.r.mongo, Redis: a.r.redis, Log: log, Progress: a.r.rep, BatchSize: o.BatchSize,
+		Mongo: a.r.mongo, Redis: a.r.redis, Log: log, Progress: progressOf(a.r.rep), BatchSize: o.BatchSize,
 		Now: o.Now(), DB: step.Database(pc.p, s), Prev: prevStep(pc.prev, s.Name()),
 		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile, Guard: a.s,
 	})
@@ -313,7 +314,7 @@ func (a *attempt) resetAll(set *profiles.Set, res *Result) (map[string]*store.St
 func (a *attempt) reset(pc *profileRun) (store.StepRecord, error) {
 	env := a.stepEnv(pc, profiles.Step{}, pc.log.With("step", step.ResetName))
 	a.begins(pc.p.Name + "/" + step.ResetName)
-	a.r.rep.StartProfile(pc.p.Name, pc.p.Version)
+	a.r.rep.Report(health.ProfileStarted{Name: pc.p.Name, Version: pc.p.Version})
 	rec, err := step.Reset(a.ctx(), env, pc.p.Reset)
 	rec.Name, rec.Kind = step.ResetName, step.ResetName
 	return rec, err
@@ -361,7 +362,7 @@ func (r *Runner) report(ctx context.Context, pc *profileRun, fence int64) {
 	if pr.Err != nil {
 		rec.Error = pr.Err.Error()
 	}
-	r.rep.EndProfile(p.Name, string(pr.Outcome), pr.Duration)
+	r.rep.Report(health.ProfileEnded{Name: p.Name, Outcome: string(pr.Outcome), Took: pr.Duration})
 	attrs := []any{"event", "profile_outcome", "outcome", pr.Outcome, "version", pr.Version,
 		"duration_ms", rec.DurationMs}
 	if pr.PrevVersion != "" && pr.PrevVersion != pr.Version {

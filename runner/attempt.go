@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/lease"
@@ -58,7 +59,7 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	}
 	a, err := r.begin(ctx, log, profs, recheck)
 	if err != nil {
-		r.rep.EndRun("lock-not-acquired", r.opts.Now().Sub(start))
+		r.rep.Report(health.RunEnded{Outcome: "lock-not-acquired", Took: r.opts.Now().Sub(start)})
 		return err
 	}
 	err = a.readMarkers(profs)
@@ -68,7 +69,7 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	if err == nil {
 		a.log = a.log.With("fence", a.lease.Fence())
 		if r.opts.StallTimeout > 0 {
-			r.rep.Heartbeat() // the stall clock counts from the lock held, not the wait
+			r.rep.Add(0) // the stall clock counts from the lock held, not the wait
 			go a.watch()
 		}
 		err = a.do(w)
@@ -78,7 +79,7 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	if err != nil {
 		outcome = "error"
 	}
-	r.rep.EndRun(outcome, r.opts.Now().Sub(start))
+	r.rep.Report(health.RunEnded{Outcome: outcome, Took: r.opts.Now().Sub(start)})
 	return err
 }
 
@@ -132,7 +133,7 @@ func (a *attempt) guard() {
 	r := a.r
 	a.s = lease.Start(a.parent, a.lease, lease.Options{
 		TTL: r.locker.TTL(), LockKey: r.lockKey, Log: a.log.With("lock", r.locker.Name()),
-		OnRenew: func() { r.rep.SetLock(true, a.lease.Fence(), holderOf(a.lease)) },
+		OnRenew: func() { r.rep.Report(health.LockState{Held: true, Fence: a.lease.Fence(), Holder: holderOf(a.lease)}) },
 	})
 }
 
@@ -160,7 +161,7 @@ func (a *attempt) current() string {
 // snapshot, a reset): the watchdog names it.
 func (a *attempt) begins(where string) {
 	a.where.Store(&where)
-	a.r.rep.Heartbeat()
+	a.r.rep.Add(0)
 }
 
 func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (Lease, error) {
@@ -170,7 +171,7 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (Lease, error) {
 	log.Info("acquiring lock", "lock", r.locker.Name(), "lock_wait", r.opts.LockWait.String())
 	lease, err := r.locker.Acquire(wctx)
 	waited := r.opts.Now().Sub(t0)
-	r.rep.LockWaited(waited)
+	r.rep.Report(health.LockWaited{Waited: waited})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx) // interrupted or run timeout while waiting
@@ -180,7 +181,7 @@ func (r *Runner) acquire(ctx context.Context, log *slog.Logger) (Lease, error) {
 	if r.opts.OnLease != nil {
 		r.opts.OnLease(lease)
 	}
-	r.rep.SetLock(true, lease.Fence(), holderOf(lease))
+	r.rep.Report(health.LockState{Held: true, Fence: lease.Fence(), Holder: holderOf(lease)})
 	log.Info("lock acquired", "lock", r.locker.Name(), "fence", lease.Fence(), "waited_ms", waited.Milliseconds())
 	return lease, nil
 }
@@ -252,5 +253,5 @@ func (r *Runner) releaseLock(ctx context.Context, lease Lease, log *slog.Logger)
 	default:
 		log.Warn("release lock", "err", err)
 	}
-	r.rep.SetLock(false, lease.Fence(), "")
+	r.rep.Report(health.LockState{Fence: lease.Fence()})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
 	"github.com/srvthreds/bootstrap/store"
@@ -64,7 +65,7 @@ func (a *attempt) ownedBy(set *profiles.Set) (*store.Owned, error) {
 func (a *attempt) remove(db string, m *store.Marker, keep *store.Owned, pr *ProfileResult) error {
 	p := &profiles.Profile{Name: m.Profile, Database: db, Version: m.Version, HashAlgo: m.HashAlgo}
 	pc := &profileRun{p: p, pr: pr, prev: m, start: a.r.opts.Now(), log: a.log.With("profile", m.Profile)}
-	a.r.rep.StartProfile(p.Name, p.Version)
+	a.r.rep.Report(health.ProfileStarted{Name: p.Name, Version: p.Version})
 	pc.log.Info("removing a profile that --exclusive leaves out", "version", m.Version)
 	if w := step.PruneWrites(m.Owned, keep); w != nil {
 		if err := a.snapshot(pc, []string{step.PruneName}, []*step.Writes{w}); err != nil {

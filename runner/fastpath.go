@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -41,12 +42,12 @@ func (r *Runner) alreadyCurrent(ctx context.Context, set *profiles.Set, res *Res
 	for _, p := range set.Profiles {
 		pr := ProfileResult{Profile: p.Name, Version: p.Version, PrevVersion: comps[p.Name].Marker.Version,
 			Outcome: store.OutcomeSkipped}
-		r.rep.StartProfile(p.Name, p.Version)
+		r.rep.Report(health.ProfileStarted{Name: p.Name, Version: p.Version})
 		pc := &profileRun{p: p, pr: &pr, prev: comps[p.Name].Marker, start: start, log: log.With("profile", p.Name)}
 		r.report(ctx, pc, 0)
 		res.Profiles = append(res.Profiles, pr)
 	}
-	r.rep.EndRun("ok", r.opts.Now().Sub(start))
+	r.rep.Report(health.RunEnded{Outcome: "ok", Took: r.opts.Now().Sub(start)})
 	return true
 }
 

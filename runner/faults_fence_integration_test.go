@@ -90,7 +90,7 @@ func TestFault_lock_lost_mid_redis_step_writes_nothing(t *testing.T) {
 	wantRunnerBData(t, f)
 }
 
-// freezingReporter stands still in the first SetLock(true): right after the
+// freezingReporter stands still at the first report of the lock held: right after the
 // lock was acquired, before the guard and the first renewal start.
 type freezingReporter struct {
 	*health.State
@@ -99,14 +99,14 @@ type freezingReporter struct {
 	release chan struct{}
 }
 
-func (r *freezingReporter) SetLock(held bool, fence int64, holder string) {
-	if held {
+func (r *freezingReporter) Report(e health.Event) {
+	if l, ok := e.(health.LockState); ok && l.Held {
 		r.once.Do(func() {
 			close(r.frozen)
 			<-r.release
 		})
 	}
-	r.State.SetLock(held, fence, holder)
+	r.State.Report(e)
 }
 
 // TestFault_frozen_right_after_acquiring_writes_nothing: a holder that

@@ -32,14 +32,14 @@ const runBound = 2 * time.Minute
 // goroutines, so a test can act while a step runs.
 type hookReporter struct {
 	*health.State
-	onStep func(profile, step string) // after StartStep
+	onStep func(profile, step string) // after a step started
 	onAdd  func(n int64)              // after Add
 }
 
-func (h *hookReporter) StartStep(profile, step string) {
-	h.State.StartStep(profile, step)
-	if h.onStep != nil {
-		h.onStep(profile, step)
+func (h *hookReporter) Report(e health.Event) {
+	h.State.Report(e)
+	if s, ok := e.(health.StepStarted); ok && h.onStep != nil {
+		h.onStep(s.Profile, s.Step)
 	}
 }
 

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -37,7 +38,7 @@ func (a *attempt) resetOnly(p *profiles.Profile, pr *ProfileResult) error {
 		pr.PrevVersion = pc.prev.Version
 	}
 	if p.Reset == nil {
-		a.r.rep.StartProfile(p.Name, p.Version)
+		a.r.rep.Report(health.ProfileStarted{Name: p.Name, Version: p.Version})
 		pc.log.Info("profile has no reset")
 		pr.Outcome = store.OutcomeSkipped
 		pr.Duration = a.r.opts.Now().Sub(pc.start)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/snapshot"
 	"github.com/srvthreds/bootstrap/store"
@@ -85,7 +86,7 @@ func (a *attempt) rollback(p *profiles.Profile, to string, res *RollbackResult) 
 	res.To = target.Version
 	pr := &ProfileResult{Profile: p.Name, Version: target.Version, PrevVersion: cur.Version}
 	pc := &profileRun{p: p, pr: pr, prev: cur, start: a.r.opts.Now(), log: log}
-	a.r.rep.StartProfile(p.Name, target.Version)
+	a.r.rep.Report(health.ProfileStarted{Name: p.Name, Version: target.Version})
 	log.Info("rolling back profile", "from_version", cur.Version, "to_version", target.Version,
 		"snapshots", len(chain), "items", len(items))
 	if len(res.Uncovered) > 0 {
@@ -153,7 +154,7 @@ func (a *attempt) rollbackItems(p *profiles.Profile, cur *store.Marker, to strin
 func (a *attempt) restore(pc *profileRun, items []snapshot.RestoreItem, res *RollbackResult) error {
 	a.begins(pc.p.Name + "/" + store.SourceRollback)
 	rs := &snapshot.Restorer{Mongo: a.r.mongo, Redis: a.r.redis, Batch: a.r.opts.BatchSize, Log: pc.log,
-		Prog: a.r.rep, Now: a.r.opts.Now(), Guard: a.s}
+		Prog: progressOf(a.r.rep), Now: a.r.opts.Now(), Guard: a.s}
 	c, err := rs.Restore(a.ctx(), items)
 	res.Counts = c
 	rec := store.StepRecord{Name: store.SourceRollback, Kind: store.SourceRollback}

@@ -28,24 +28,26 @@ import (
 type Progress = step.Progress
 
 // Reporter receives the state of a run and is its one stall clock: the
-// watchdog reads SinceProgress and Stalled, as /livez does. health.State
-// implements it. All methods must be safe for concurrent use.
+// watchdog reads SinceProgress, as /livez does. health.State implements it.
+// All methods must be safe for concurrent use.
 type Reporter interface {
-	Progress
-	Heartbeat()
-	SetLock(held bool, fence int64, holder string)
-	LockWaited(d time.Duration)
-	StartProfile(name, version string)
-	StartStep(profile, step string)
-	EndStep(profile, kind string, d time.Duration, err error)
-	EndProfile(name, outcome string, d time.Duration)
-	EndRun(outcome string, d time.Duration)
+	// Report records an event of the run: the lock, a profile or a step
+	// started or ended, the run's end (health.Event).
+	Report(e health.Event)
+	// Add reports n more items written by the current step; n may be 0 for
+	// a bare heartbeat. Silence is not progress: the watchdog and /livez
+	// count from the last report.
+	Add(n int64)
 	// SinceProgress is the time since the last progress report.
 	SinceProgress() time.Duration
-	// Stalled: a run in progress has gone longer than the stall timeout
-	// without progress.
-	Stalled() bool
 }
+
+// progressOf is rep as the steps' Progress.
+func progressOf(rep Reporter) Progress { return stepProgress{rep} }
+
+type stepProgress struct{ Reporter }
+
+func (p stepProgress) SetTotal(n int64) { p.Report(health.StepTotal{Total: n}) }
 
 var _ Reporter = (*health.State)(nil)
 

@@ -67,7 +67,7 @@ func (a *attempt) snapshot(pc *profileRun, names []string, ws []*step.Writes) er
 	a.begins(p.Name + "/" + snapshotStepName)
 	st := store.NewSnapshotStore(r.mongo, p.Database, log).Under(a.s)
 	c := &snapshot.Capturer{Mongo: r.mongo, Redis: r.redis, Batch: r.opts.BatchSize,
-		Limit: r.opts.snapshotLimit(), Log: log, Prog: r.rep}
+		Limit: r.opts.snapshotLimit(), Log: log, Prog: progressOf(r.rep)}
 	if err := a.seedFromEarlierAttempt(st, pc, c); err != nil {
 		return err
 	}

@@ -9,11 +9,12 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/runner"
 )
 
 // barReporter draws a progress bar of the current step on a terminal's
-// stderr (SPEC §7), never in JSON mode, and forwards every report.
+// stderr , never in JSON mode, and forwards every report.
 type barReporter struct {
 	runner.Reporter
 	w    io.Writer
@@ -32,24 +33,29 @@ func withProgressBar(rep runner.Reporter, io *stdio) runner.Reporter {
 	return &barReporter{Reporter: rep, w: f}
 }
 
-func (b *barReporter) StartStep(profile, step string) {
-	b.Reporter.StartStep(profile, step)
+// Report forwards e, and draws the bar of the step it starts, sizes or
+// ends.
+func (b *barReporter) Report(e health.Event) {
+	if end, ok := e.(health.StepEnded); ok {
+		b.finish()
+		b.Reporter.Report(end)
+		return
+	}
+	b.Reporter.Report(e)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.desc, b.bar = profile+" "+step, nil
-}
-
-func (b *barReporter) SetTotal(n int64) {
-	b.Reporter.SetTotal(n)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.bar = progressbar.NewOptions64(n,
-		progressbar.OptionSetWriter(b.w),
-		progressbar.OptionSetDescription(b.desc),
-		progressbar.OptionShowCount(),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionThrottle(100*time.Millisecond),
-	)
+	switch e := e.(type) {
+	case health.StepStarted:
+		b.desc, b.bar = e.Profile+" "+e.Step, nil
+	case health.StepTotal:
+		b.bar = progressbar.NewOptions64(e.Total,
+			progressbar.OptionSetWriter(b.w),
+			progressbar.OptionSetDescription(b.desc),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+		)
+	}
 }
 
 func (b *barReporter) Add(n int64) {
@@ -61,12 +67,11 @@ func (b *barReporter) Add(n int64) {
 	}
 }
 
-func (b *barReporter) EndStep(profile, kind string, d time.Duration, err error) {
+func (b *barReporter) finish() {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.bar != nil {
 		_ = b.bar.Finish()
 		b.bar = nil
 	}
-	b.mu.Unlock()
-	b.Reporter.EndStep(profile, kind, d, err)
 }
