@@ -16,6 +16,9 @@ import (
 // the result so far together with any error.
 func (r *Runner) Run(ctx context.Context, set *profiles.Set) (*Result, error) {
 	res := &Result{RunID: r.opts.RunID}
+	if err := r.needsAll("run"); err != nil {
+		return res, err
+	}
 	if err := r.checkKeys(ctx, set); err != nil {
 		return res, err
 	}
@@ -225,7 +228,7 @@ func (a *attempt) putRedisRecord(p *profiles.Profile, m *store.Marker) error {
 	}
 	rec := &store.RedisRecord{Version: m.Version, HashAlgo: m.HashAlgo, Fence: m.Fence, RunID: m.RunID, At: m.AppliedAt}
 	return a.s.Put(a.ctx(), func(ctx context.Context) error {
-		return a.r.records.Redis.Put(ctx, p.Database, p.Name, rec)
+		return a.r.records.redis.Put(ctx, p.Database, p.Name, rec)
 	})
 }
 

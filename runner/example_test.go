@@ -40,7 +40,7 @@ func ExampleRunner_Run() {
 		fmt.Println(err)
 		return
 	}
-	r, err := runner.New(mc, rc, locker, &runner.Options{Image: "v1.2.3", KeepVersions: 5, Log: log})
+	r, err := runner.New(runner.Stores{Mongo: mc, Redis: rc, Locker: locker}, &runner.Options{Image: "v1.2.3", KeepVersions: 5, Log: log})
 	if err != nil {
 		fmt.Println(err)
 		return

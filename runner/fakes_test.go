@@ -106,7 +106,7 @@ func (f *fakeRecords) All(ctx context.Context, profs []*profiles.Profile) (map[s
 var testProfiles = []*profiles.Profile{{Name: "base", Version: "v1"}, {Name: "app", Version: "v2"}}
 
 // testRunner is a Runner of fakes: no server, time under synctest.
-func testRunner(locker Locker, recs RecordReader, o Options) *Runner {
+func testRunner(locker Locker, recs recordReader, o Options) *Runner {
 	o = o.withDefaults()
 	return &Runner{locker: locker, reader: recs, opts: o, log: o.Log, rep: o.Reporter}
 }

@@ -3,7 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner/internal/step"
@@ -41,13 +42,6 @@ type PlanEntry struct {
 	Diff []StepDiff `json:"diff,omitempty"`
 }
 
-// PlanOptions are the flags of a plan: Verify compares the live data of
-// current profiles (--verify), reading password secrets through Env.
-type PlanOptions struct {
-	Force, Reset, Verify bool
-	Env                  Env
-}
-
 // Changes reports whether a run would change anything (--detailed-exitcode):
 // some entry is not a skip.
 func Changes(entries []PlanEntry) bool {
@@ -59,20 +53,17 @@ func Changes(entries []PlanEntry) bool {
 	return false
 }
 
-// Plan tells, for each profile of set in order, whether a run would skip,
-// apply or re-apply it and what its steps would write. With nil records
-// (offline) nothing is read; otherwise a re-apply's entry also compares
-// what its steps would write with what is stored (Diff). Plan writes
-// nothing.
+// Plan tells, for each profile of set in order, whether a run with the
+// Runner's options (Force, Reset, Verify) would skip, apply or re-apply it
+// and what its steps would write. Without MongoDB (offline) nothing is
+// read; otherwise a re-apply's entry also compares what its steps would
+// write with what is stored (Diff). Plan writes nothing.
 //
-// With verify, a current profile whose live documents or keys differ from
+// With Verify, a current profile whose live documents or keys differ from
 // what it writes is a repair, its Diff saying what differs.
-func Plan(ctx context.Context, recs *Records, set *profiles.Set, o PlanOptions) ([]PlanEntry, error) {
+func (r *Runner) Plan(ctx context.Context, set *profiles.Set) ([]PlanEntry, error) {
+	o := r.opts
 	out := make([]PlanEntry, 0, len(set.Profiles))
-	var verifier *Runner
-	if o.Verify && recs != nil {
-		verifier = &Runner{mongo: recs.Mongo.Client(), redis: recs.rc, opts: Options{Env: o.Env}.withDefaults()}
-	}
 	for _, p := range set.Profiles {
 		e := PlanEntry{Profile: p.Name, Database: p.Database, Version: p.Version, Warnings: p.Warnings}
 		for _, s := range p.Steps {
@@ -81,12 +72,12 @@ func Plan(ctx context.Context, recs *Records, set *profiles.Set, o PlanOptions) 
 		if o.Reset && p.Reset != nil {
 			e.Reset = p.Reset.Summary(p.Database)
 		}
-		if recs == nil {
+		if r.reader == nil {
 			e.Action = ActionUnknown
 			out = append(out, e)
 			continue
 		}
-		c, err := recs.Get(ctx, p)
+		c, err := r.reader.Get(ctx, p)
 		if err != nil {
 			return out, err
 		}
@@ -95,8 +86,8 @@ func Plan(ctx context.Context, recs *Records, set *profiles.Set, o PlanOptions) 
 			e.Action = ActionApply
 		case c.Current(p) && !o.Force && e.Reset == nil:
 			e.Action, e.PrevVersion = ActionSkip, m.Version
-			if verifier != nil {
-				diffs, n, err := verifier.drift(ctx, p, m)
+			if o.Verify {
+				diffs, n, err := r.drift(ctx, p, m)
 				if err != nil {
 					return out, err
 				}
@@ -109,11 +100,11 @@ func Plan(ctx context.Context, recs *Records, set *profiles.Set, o PlanOptions) 
 			if c.RedisLost(p) {
 				e.Warnings = append(e.Warnings, "Redis has no record of this version (Redis lost its data?): a run applies it again")
 			}
-			if e.Diff, err = planDiff(ctx, recs.Mongo, p); err != nil {
+			if e.Diff, err = planDiff(ctx, r.mongo, p); err != nil {
 				return out, err
 			}
 			if e.Reset == nil {
-				if e.Delete, err = planDelete(p, m); err != nil {
+				if e.Delete, err = r.planDelete(p, m); err != nil {
 					return out, err
 				}
 			}
@@ -125,7 +116,7 @@ func Plan(ctx context.Context, recs *Records, set *profiles.Set, o PlanOptions) 
 
 // planDiff compares, step by step, what p's steps would write with what
 // the store's database holds. It writes nothing.
-func planDiff(ctx context.Context, st *store.Store, p *profiles.Profile) ([]StepDiff, error) {
+func planDiff(ctx context.Context, mc *mongo.Client, p *profiles.Profile) ([]StepDiff, error) {
 	var out []StepDiff
 	for _, s := range p.Steps {
 		kind, err := step.Lookup(s.Kind)
@@ -137,7 +128,7 @@ func planDiff(ctx context.Context, st *store.Store, p *profiles.Profile) ([]Step
 			return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
 		}
 		for _, ds := range w.Docs {
-			d, err := step.DiffDocs(ctx, st.Client(), s.Name(), ds)
+			d, err := step.DiffDocs(ctx, mc, s.Name(), ds)
 			if err != nil {
 				return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
 			}
@@ -148,8 +139,7 @@ func planDiff(ctx context.Context, st *store.Store, p *profiles.Profile) ([]Step
 }
 
 // planDelete describes what a re-apply of p over m would remove.
-func planDelete(p *profiles.Profile, m *store.Marker) ([]string, error) {
-	r := &Runner{opts: Options{Now: time.Now}}
+func (r *Runner) planDelete(p *profiles.Profile, m *store.Marker) ([]string, error) {
 	_, ws, err := r.writesOf(p, m)
 	if err != nil {
 		return nil, err

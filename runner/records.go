@@ -11,19 +11,18 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// Records reads the completion records of profiles in both stores: the
+// records reads the completion records of profiles in both stores: the
 // marker in MongoDB and, for a profile that writes to Redis, the record in
-// Redis. A profile is current only when every store it writes to
-// says so. Safe for concurrent use.
-type Records struct {
-	Mongo *store.Store
-	Redis *store.RedisRecords
-	rc    redis.UniversalClient
+// Redis. A profile is current only when every store it writes to says so.
+// Safe for concurrent use.
+type records struct {
+	mongo *store.Store
+	redis *store.RedisRecords
 }
 
-// NewRecords returns the records kept in st's MongoDB and in rc.
-func NewRecords(st *store.Store, rc redis.UniversalClient) *Records {
-	return &Records{Mongo: st, Redis: store.NewRedisRecords(rc), rc: rc}
+// newRecords returns the records kept in st's MongoDB and in rc.
+func newRecords(st *store.Store, rc redis.UniversalClient) *records {
+	return &records{mongo: st, redis: store.NewRedisRecords(rc)}
 }
 
 // WritesRedis reports whether p has a step of a kind that writes to Redis:
@@ -32,13 +31,13 @@ func NewRecords(st *store.Store, rc redis.UniversalClient) *Records {
 // every poll.
 func WritesRedis(p *profiles.Profile) bool { return step.WritesRedis(p) }
 
-// RecordReader reads what both stores say of profiles (*Records).
-type RecordReader interface {
+// recordReader reads what both stores say of profiles (*records).
+type recordReader interface {
 	Get(ctx context.Context, p *profiles.Profile) (Completion, error)
 	All(ctx context.Context, profs []*profiles.Profile) (map[string]Completion, error)
 }
 
-var _ RecordReader = (*Records)(nil)
+var _ recordReader = (*records)(nil)
 
 // Completion is what the stores say of one profile.
 type Completion struct {
@@ -74,14 +73,14 @@ func (c Completion) Pending(p *profiles.Profile) string {
 }
 
 // Get reads what both stores say of p.
-func (r *Records) Get(ctx context.Context, p *profiles.Profile) (Completion, error) {
-	m, err := r.Mongo.Marker(ctx, p.Database, p.Name)
+func (r *records) Get(ctx context.Context, p *profiles.Profile) (Completion, error) {
+	m, err := r.mongo.Marker(ctx, p.Database, p.Name)
 	if err != nil {
 		return Completion{}, err
 	}
 	c := Completion{Marker: m, RedisNeeded: step.WritesRedis(p)}
 	if c.RedisNeeded && m != nil {
-		if c.Redis, err = r.Redis.Get(ctx, p.Database, p.Name); err != nil {
+		if c.Redis, err = r.redis.Get(ctx, p.Database, p.Name); err != nil {
 			return c, err
 		}
 	}
@@ -89,7 +88,7 @@ func (r *Records) Get(ctx context.Context, p *profiles.Profile) (Completion, err
 }
 
 // All reads what both stores say of every profile of profs.
-func (r *Records) All(ctx context.Context, profs []*profiles.Profile) (map[string]Completion, error) {
+func (r *records) All(ctx context.Context, profs []*profiles.Profile) (map[string]Completion, error) {
 	out := make(map[string]Completion, len(profs))
 	for _, p := range profs {
 		c, err := r.Get(ctx, p)

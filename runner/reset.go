@@ -17,6 +17,9 @@ import (
 // is audited as skipped.
 func (r *Runner) Reset(ctx context.Context, set *profiles.Set) (*Result, error) {
 	res := &Result{RunID: r.opts.RunID}
+	if err := r.needsAll("reset"); err != nil {
+		return res, err
+	}
 	err := r.underLock(ctx, "reset", set.Profiles, false, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
 		for _, p := range set.Profiles {
@@ -71,6 +74,6 @@ func (a *attempt) forget(db, profile string) error {
 		return err
 	}
 	return a.s.Put(a.ctx(), func(ctx context.Context) error {
-		return a.r.records.Redis.Delete(ctx, db, profile)
+		return a.r.records.redis.Delete(ctx, db, profile)
 	})
 }

@@ -61,6 +61,9 @@ type RollbackResult struct {
 func (r *Runner) Rollback(ctx context.Context, p *profiles.Profile, to string) (*RollbackResult, error) {
 	start := r.opts.Now()
 	res := &RollbackResult{RunID: r.opts.RunID, Profile: p.Name}
+	if err := r.needsAll("rollback"); err != nil {
+		return res, err
+	}
 	err := r.underLock(ctx, "rollback", []*profiles.Profile{p}, false, func(a *attempt) error {
 		res.Fence = a.lease.Fence()
 		return a.rollback(p, to, res)

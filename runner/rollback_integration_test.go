@@ -261,7 +261,7 @@ func TestRollback(t *testing.T) {
 	}
 
 	t.Run("waiter_for_v2_keeps_waiting", func(t *testing.T) {
-		w := &runner.Waiter{Records: runner.NewRecords(st, f.rc), PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}
+		w := readRunner(t, f, runner.Options{PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := startWait(ctx, w, v2)
 		wantWaiting(t, done, "the marker says v1 after the rollback")

@@ -85,7 +85,7 @@ func newRunner(t *testing.T, f *fixture, rn run) *runner.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := runner.New(f.mc, f.rc, locker, &o)
+	r, err := runner.New(runner.Stores{Mongo: f.mc, Redis: f.rc, Locker: locker}, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,9 +426,8 @@ func TestPlan(t *testing.T) {
 	f := startFixture(t)
 	fsys := lifecycleFS()
 	set := loadSet(t, fsys, "app")
-	st := store.New(f.mc)
 
-	entries, err := runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set, runner.PlanOptions{Force: false, Reset: false})
+	entries, err := readRunner(t, f, runner.Options{Force: false, Reset: false}).Plan(t.Context(), set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +441,7 @@ func TestPlan(t *testing.T) {
 	}
 
 	runSet(t, f, set, run{})
-	entries, err = runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set, runner.PlanOptions{Force: false, Reset: false})
+	entries, err = readRunner(t, f, runner.Options{Force: false, Reset: false}).Plan(t.Context(), set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +454,7 @@ func TestPlan(t *testing.T) {
 			t.Errorf("markers current: entry %d = %+v, want %s skip at %s", i, e, p.Name, p.Version)
 		}
 	}
-	forced, err := runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set, runner.PlanOptions{Force: true, Reset: false})
+	forced, err := readRunner(t, f, runner.Options{Force: true, Reset: false}).Plan(t.Context(), set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +467,7 @@ func TestPlan(t *testing.T) {
 	changed := maps.Clone(fsys)
 	changed["app/run-config/app.json"] = file(`{"name": "app", "port": 9090}`)
 	set2 := loadSet(t, changed, "app")
-	entries, err = runner.Plan(t.Context(), runner.NewRecords(st, f.rc), set2, runner.PlanOptions{Force: false, Reset: false})
+	entries, err = readRunner(t, f, runner.Options{Force: false, Reset: false}).Plan(t.Context(), set2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,4 +487,25 @@ func TestPlan(t *testing.T) {
 	if m := testutil.ReadMarker(t, f.mc, "appdb", "app"); m == nil || m.Version != set.Get("app").Version {
 		t.Errorf("app marker = %+v, want version %s", m, set.Get("app").Version)
 	}
+}
+
+// readRunner is a Runner of f's MongoDB and Redis without a lock: for Plan,
+// Wait and Status.
+func readRunner(t *testing.T, f *fixture, o runner.Options) *runner.Runner {
+	t.Helper()
+	r, err := runner.New(runner.Stores{Mongo: f.mc, Redis: f.rc}, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// offlineRunner is a Runner of no store: Plan offline.
+func offlineRunner(t *testing.T, o runner.Options) *runner.Runner {
+	t.Helper()
+	r, err := runner.New(runner.Stores{}, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -58,6 +58,9 @@ const (
 	DefaultStallTimeout        = 2 * time.Minute
 	DefaultTimeout             = 15 * time.Minute
 	DefaultShutdownGrace       = 10 * time.Second
+	DefaultPollMin             = 250 * time.Millisecond
+	DefaultPollMax             = 5 * time.Second
+	DefaultLogEvery            = 10 * time.Second
 )
 
 // Options of a run. The zero value of each field means the documented
@@ -86,6 +89,13 @@ type Options struct {
 	StallTimeout  time.Duration // default 2m; negative disables
 	Timeout       time.Duration // whole run, default 15m; negative disables
 	ShutdownGrace time.Duration // bound on cleanup after cancellation, default 10s
+
+	// Wait polls every PollMin (default 250ms), backing off exponentially
+	// up to PollMax (default 5s), logs what it awaits every LogEvery
+	// (default 10s) and, when Unreachable is positive, gives up with an
+	// error matching conn.ErrUnreachable (exit 6) once every read failed
+	// for that long in a row.
+	PollMin, PollMax, LogEvery, Unreachable time.Duration
 
 	Log      *slog.Logger // default: discard
 	Reporter Reporter     // default: a health.State served nowhere
@@ -153,6 +163,9 @@ func (o Options) withDefaults() Options {
 	o.StallTimeout = cmp.Or(o.StallTimeout, DefaultStallTimeout)
 	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
 	o.ShutdownGrace = cmp.Or(max(o.ShutdownGrace, 0), DefaultShutdownGrace)
+	o.PollMin = cmp.Or(max(o.PollMin, 0), DefaultPollMin)
+	o.PollMax = cmp.Or(max(o.PollMax, 0), DefaultPollMax)
+	o.LogEvery = cmp.Or(max(o.LogEvery, 0), DefaultLogEvery)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -178,14 +191,25 @@ func (o Options) keepVersions() int { return max(o.KeepVersions, 0) }
 // snapshotLimit is the byte limit of a snapshot; 0: none.
 func (o Options) snapshotLimit() int64 { return max(o.SnapshotLimit, 0) }
 
-// Runner runs profiles against one MongoDB and one Redis under one lock.
-// A Runner is used for one run at a time.
+// Stores are what a Runner works on. Run, Rollback and Reset need all
+// three; Wait and Status need MongoDB, and Redis when a profile writes
+// there; Plan reads the records with MongoDB and Redis, or works offline
+// with none (every action unknown).
+type Stores struct {
+	Mongo  *mongo.Client
+	Redis  redis.UniversalClient
+	Locker *lock.Locker
+}
+
+// Runner runs profiles against one MongoDB and one Redis under one lock,
+// and answers what they say of them (Plan, Wait, Status). A Runner is used
+// for one command at a time.
 type Runner struct {
 	mongo   *mongo.Client
 	redis   redis.UniversalClient
 	store   *store.Store
-	records *Records
-	reader  RecordReader // records, as the fast path, the wait for the lock and the attempt read them
+	records *records
+	reader  recordReader // records, as the fast path, the wait for the lock, wait and plan read them
 	locker  Locker
 	// lockKey is the lock's key for the token check of Redis batches; ""
 	// on a Cluster, where it can't be checked atomically with a write.
@@ -195,25 +219,45 @@ type Runner struct {
 	rep     Reporter
 }
 
-// New returns a Runner. mongo, redis and locker are required.
-func New(mc *mongo.Client, rc redis.UniversalClient, locker *lock.Locker, opts *Options) (*Runner, error) {
-	if mc == nil || rc == nil || locker == nil {
-		return nil, errors.New("runner: mongo, redis and locker are required")
-	}
+// New returns a Runner of s, with opts (nil: every default) applied once.
+// A method that needs a store s lacks returns an error saying so.
+func New(s Stores, opts *Options) (*Runner, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	o = o.withDefaults()
-	st := store.New(mc)
-	r := &Runner{mongo: mc, redis: rc, store: st, locker: lockerOf{locker},
-		opts: o, log: o.Log, rep: o.Reporter}
-	r.records = NewRecords(st, rc)
-	r.reader = r.records
-	if _, cluster := rc.(*redis.ClusterClient); !cluster {
-		r.lockKey = locker.Key()
+	r := &Runner{mongo: s.Mongo, redis: s.Redis, opts: o, log: o.Log, rep: o.Reporter}
+	if s.Mongo != nil {
+		r.store = store.New(s.Mongo)
+		r.records = newRecords(r.store, s.Redis)
+		r.reader = r.records
+	}
+	if s.Locker != nil {
+		r.locker = lockerOf{s.Locker}
+		if _, cluster := s.Redis.(*redis.ClusterClient); !cluster {
+			r.lockKey = s.Locker.Key()
+		}
 	}
 	return r, nil
+}
+
+// needsAll is the error of a method that writes under the lock on a Runner
+// without every store.
+func (r *Runner) needsAll(what string) error {
+	if r.mongo == nil || r.redis == nil || r.locker == nil {
+		return fmt.Errorf("runner: %s needs MongoDB, Redis and a lock", what)
+	}
+	return nil
+}
+
+// needsRecords is the error of a method that reads records on a Runner
+// without MongoDB.
+func (r *Runner) needsRecords(what string) error {
+	if r.reader == nil {
+		return fmt.Errorf("runner: %s needs MongoDB", what)
+	}
+	return nil
 }
 
 // Result is what a run did, profile by profile, in order.

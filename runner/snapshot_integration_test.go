@@ -125,7 +125,6 @@ func TestPlanDiff(t *testing.T) {
 	f := startFixture(t)
 	v1, v2 := loadSet(t, rollbackFS(1), "app"), loadSet(t, rollbackFS(2), "app")
 	runSet(t, f, v1, rbRun(runner.Options{}))
-	st := store.New(f.mc)
 
 	type counts struct {
 		insert, change, unchanged int
@@ -139,7 +138,7 @@ func TestPlanDiff(t *testing.T) {
 		}
 		return out
 	}
-	entries, err := runner.Plan(t.Context(), runner.NewRecords(st, f.rc), v2, runner.PlanOptions{Force: false, Reset: false})
+	entries, err := readRunner(t, f, runner.Options{Force: false, Reset: false}).Plan(t.Context(), v2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +164,7 @@ func TestPlanDiff(t *testing.T) {
 	}
 
 	// The same version, forced: every document compares equal.
-	entries, err = runner.Plan(t.Context(), runner.NewRecords(st, f.rc), v1, runner.PlanOptions{Force: true, Reset: false})
+	entries, err = readRunner(t, f, runner.Options{Force: true, Reset: false}).Plan(t.Context(), v1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +173,7 @@ func TestPlanDiff(t *testing.T) {
 			t.Errorf("forced plan of the applied version: %s = %+v, want all unchanged", k, c)
 		}
 	}
-	entries, err = runner.Plan(t.Context(), nil, v2, runner.PlanOptions{Force: false, Reset: false})
+	entries, err = offlineRunner(t, runner.Options{Force: false, Reset: false}).Plan(t.Context(), v2)
 	if err != nil || len(entries) != 1 || entries[0].Diff != nil {
 		t.Errorf("offline plan = %+v, %v; want no diff", entries, err)
 	}

@@ -42,8 +42,7 @@ func TestRun_redis_lost_its_data_is_repaired(t *testing.T) {
 	if err := f.rc.FlushAll(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	recs := runner.NewRecords(store.New(f.mc), f.rc)
-	w := &runner.Waiter{Records: recs, PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond}
+	w := readRunner(t, f, runner.Options{PollMin: 10 * time.Millisecond, PollMax: 50 * time.Millisecond})
 	wctx, cancel := context.WithTimeoutCause(ctx, 500*time.Millisecond, runner.ErrWaitTimeout)
 	err := w.Wait(wctx, set)
 	cancel()
@@ -253,9 +252,8 @@ func TestRun_verify_repairs_drift(t *testing.T) {
 	if _, err := newRunner(t, f, run{opts: runner.Options{Env: env}}).Run(ctx, set); err != nil {
 		t.Fatal(err)
 	}
-	recs := runner.NewRecords(store.New(f.mc), f.rc)
 	plan := func() []runner.PlanEntry {
-		entries, err := runner.Plan(ctx, recs, set, runner.PlanOptions{Verify: true, Env: env})
+		entries, err := readRunner(t, f, runner.Options{Verify: true, Env: env}).Plan(ctx, set)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +376,7 @@ func TestRun_reapply_removes_what_the_profile_no_longer_writes(t *testing.T) {
 		}
 	}
 	gone(false)
-	entries, err := runner.Plan(ctx, runner.NewRecords(store.New(f.mc), f.rc), loadSet(t, v2, "own"), runner.PlanOptions{})
+	entries, err := readRunner(t, f, runner.Options{}).Plan(ctx, loadSet(t, v2, "own"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestWaiter_polls_until_current(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Now()
 		recs := &fakeRecords{currentAt: t0.Add(time.Minute)}
-		w := &Waiter{Records: recs, PollMin: 250 * time.Millisecond, PollMax: 5 * time.Second}
+		w := testRunner(nil, recs, Options{PollMin: 250 * time.Millisecond, PollMax: 5 * time.Second})
 		if err := w.Wait(t.Context(), &profiles.Set{Profiles: testProfiles}); err != nil {
 			t.Fatalf("Wait = %v", err)
 		}
@@ -75,7 +75,7 @@ func TestWaiter_timeout_names_what_is_pending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeoutCause(t.Context(), time.Minute, ErrWaitTimeout)
 		defer cancel()
-		w := &Waiter{Records: &fakeRecords{}}
+		w := testRunner(nil, &fakeRecords{}, Options{})
 		err := w.Wait(ctx, &profiles.Set{Profiles: testProfiles})
 		if !errors.Is(err, ErrWaitTimeout) || !strings.Contains(err.Error(), "base (not applied") {
 			t.Errorf("Wait = %v, want ErrWaitTimeout naming base", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -12,47 +11,25 @@ import (
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
-// Waiter polls markers until every profile of a set is applied at its
-// version (the `wait` command of the services' initContainers).
-type Waiter struct {
-	Records  RecordReader
-	PollMin  time.Duration // first interval, default 250ms
-	PollMax  time.Duration // cap of the exponential backoff, default 5s
-	LogEvery time.Duration // how often to log what is awaited, default 10s
-	// Unreachable, if positive: when every read of the markers fails for
-	// this long in a row, Wait returns an error matching
-	// conn.ErrUnreachable (exit 6) instead of waiting on (the connect
-	// timeout, in the command).
-	Unreachable time.Duration
-	Log         *slog.Logger
-}
-
-// Wait returns nil once every profile's marker matches its version, or the
-// cause of ctx's end (ErrWaitTimeout when ctx carries that cause). Polls back
-// off exponentially with full jitter up to PollMax, so hundreds of waiting
-// replicas cost the database little.
-func (w *Waiter) Wait(ctx context.Context, set *profiles.Set) error {
-	pollMin, pollMax, logEvery := w.PollMin, w.PollMax, w.LogEvery
-	if pollMin <= 0 {
-		pollMin = 250 * time.Millisecond
+// Wait polls the records until every profile of set is applied at its
+// version in every store it writes to (the `wait` command of the services'
+// initContainers), and returns nil then, or the cause of ctx's end
+// (ErrWaitTimeout when ctx carries that cause). Polls start at
+// Options.PollMin and back off exponentially with full jitter up to
+// Options.PollMax, so hundreds of waiting replicas cost the database
+// little; see Options.Unreachable for a database that never answers.
+func (r *Runner) Wait(ctx context.Context, set *profiles.Set) error {
+	if err := r.needsRecords("wait"); err != nil {
+		return err
 	}
-	if pollMax <= 0 {
-		pollMax = 5 * time.Second
-	}
-	if logEvery <= 0 {
-		logEvery = 10 * time.Second
-	}
-	log := w.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	pollMax, logEvery, log := r.opts.PollMax, r.opts.LogEvery, r.log
 	start := time.Now()
 	var lastLog time.Time
-	interval := pollMin
+	interval := r.opts.PollMin
 	var pending []string
-	down := outage{limit: w.Unreachable}
+	down := outage{limit: r.opts.Unreachable}
 	for polls := 1; ; polls++ {
-		now, err := w.pending(ctx, set)
+		now, err := r.pending(ctx, set)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reading markers", "err", err)
 		}
@@ -89,10 +66,10 @@ func (w *Waiter) Wait(ctx context.Context, set *profiles.Set) error {
 
 // pending lists the profiles that are not current in both stores, as
 // "name (why)".
-func (w *Waiter) pending(ctx context.Context, set *profiles.Set) ([]string, error) {
+func (r *Runner) pending(ctx context.Context, set *profiles.Set) ([]string, error) {
 	var out []string
 	for _, p := range set.Profiles {
-		c, err := w.Records.Get(ctx, p)
+		c, err := r.reader.Get(ctx, p)
 		if err != nil {
 			return []string{p.Name + " (unknown)"}, err
 		}

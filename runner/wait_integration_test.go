@@ -24,7 +24,7 @@ const waitBound = 30 * time.Second
 const stillWaiting = 500 * time.Millisecond
 
 // startWait starts w.Wait(ctx, set) and returns the channel of its result.
-func startWait(ctx context.Context, w *runner.Waiter, set *profiles.Set) <-chan error {
+func startWait(ctx context.Context, w *runner.Runner, set *profiles.Set) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- w.Wait(ctx, set) }()
 	return done
@@ -64,7 +64,7 @@ func TestWait(t *testing.T) {
 	v2fs := maps.Clone(fsys)
 	v2fs["app/run-config/app.json"] = file(`{"name": "app", "port": 9090}`)
 	v2 := loadSet(t, v2fs, "app")
-	w := &runner.Waiter{Records: runner.NewRecords(store.New(f.mc), f.rc), PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond}
+	w := readRunner(t, f, runner.Options{PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond})
 
 	ok := t.Run("missing_marker", func(t *testing.T) {
 		done := startWait(t.Context(), w, v1)
@@ -102,8 +102,8 @@ func TestWait(t *testing.T) {
 		// error still names what the last complete poll found pending.
 		for i := range 5 {
 			polled := &firstPoll{done: make(chan struct{})}
-			wi := *w
-			wi.Log = slog.New(polled)
+			wi := readRunner(t, f, runner.Options{PollMin: 10 * time.Millisecond, PollMax: 100 * time.Millisecond,
+				Log: slog.New(polled)})
 			ctx, cancel := context.WithCancelCause(t.Context())
 			go func() {
 				select {

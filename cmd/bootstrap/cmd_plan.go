@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/srvthreds/bootstrap/runner"
-	"github.com/srvthreds/bootstrap/store"
 )
 
 // planCmd is `bootstrap plan` (and `run --dry-run`): it writes nothing.
@@ -35,16 +34,20 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	if err != nil {
 		return err
 	}
-	var recs *runner.Records
+	var stores runner.Stores // offline: none
 	if !c.Offline {
 		mc, rc, err := c.both(ctx, log, io, nil)
 		if err != nil {
 			return err
 		}
 		defer disconnect(ctx, mc, rc)
-		recs = runner.NewRecords(store.New(mc), rc)
+		stores = runner.Stores{Mongo: mc, Redis: rc}
 	}
-	plan, err := runner.Plan(ctx, recs, set, runner.PlanOptions{Force: c.Force, Reset: c.Reset, Verify: c.Verify, Env: c.env(io)})
+	rn, err := runner.New(stores, &runner.Options{Force: c.Force, Reset: c.Reset, Verify: c.Verify, Env: c.env(io)})
+	if err != nil {
+		return err
+	}
+	plan, err := rn.Plan(ctx, set)
 	if err != nil {
 		return err
 	}

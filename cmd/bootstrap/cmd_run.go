@@ -105,7 +105,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	opts := c.options()
 	opts.RunID, opts.Host, opts.Image = runID, host, bi.Version
 	opts.Log, opts.Reporter, opts.Env, opts.OnLease = runLog, withProgressBar(state, io), c.env(io), sd.held
-	rn, err := runner.New(mc, rc, locker, &opts)
+	rn, err := runner.New(runner.Stores{Mongo: mc, Redis: rc, Locker: locker}, &opts)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/runner"
-	"github.com/srvthreds/bootstrap/store"
 )
 
 // statusCmd is `bootstrap status`.
@@ -20,29 +19,10 @@ type statusCmd struct {
 	outputFlag
 }
 
-// profileStatus is one profile's line of the status report.
-type profileStatus struct {
-	Profile      string        `json:"profile"`
-	Database     string        `json:"database"`
-	ImageVersion string        `json:"imageVersion"` // the version of the profile in this image
-	State        string        `json:"state"`        // current, outdated, redis-missing, not-applied
-	Marker       *store.Marker `json:"marker,omitempty"`
-	// Redis is the profile's record in Redis, for a profile that writes
-	// there (SPEC §4): null when Redis has none.
-	Redis     *store.RedisRecord `json:"redis,omitempty"`
-	Snapshots snapshotUsage      `json:"snapshots"` // kept for rollback
-}
-
-// snapshotUsage is the space a profile's rollback snapshots take.
-type snapshotUsage struct {
-	Count int   `json:"count"` // versions
-	Bytes int64 `json:"bytes"`
-}
-
 type statusReport struct {
-	Profiles []profileStatus `json:"profiles"`
-	Lock     *lock.Holder    `json:"lock"` // null when free
-	LockName string          `json:"lockName"`
+	Profiles []runner.ProfileStatus `json:"profiles"`
+	Lock     *lock.Holder           `json:"lock"` // null when free
+	LockName string                 `json:"lockName"`
 }
 
 // Run prints, per profile, the applied version, when, by which run, host and
@@ -58,34 +38,13 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	}
 	defer disconnect(ctx, mc, rc)
 
-	db := store.New(mc)
-	recs := runner.NewRecords(db, rc)
+	rn, err := runner.New(runner.Stores{Mongo: mc, Redis: rc}, nil)
+	if err != nil {
+		return err
+	}
 	rep := statusReport{LockName: c.LockName}
-	for _, p := range set.Profiles {
-		comp, err := recs.Get(ctx, p)
-		if err != nil {
-			return err
-		}
-		m := comp.Marker
-		st := profileStatus{Profile: p.Name, Database: p.Database, ImageVersion: p.Version, Marker: m, State: "not-applied"}
-		snaps, err := db.Snapshots(ctx, p.Database, p.Name)
-		if err != nil {
-			return err
-		}
-		for _, s := range snaps {
-			st.Snapshots.Count++
-			st.Snapshots.Bytes += s.Bytes
-		}
-		st.Redis = comp.Redis
-		switch {
-		case comp.Current(p):
-			st.State = "current"
-		case comp.RedisLost(p):
-			st.State = "redis-missing" // MongoDB says applied; Redis lost its data
-		case m != nil:
-			st.State = "outdated"
-		}
-		rep.Profiles = append(rep.Profiles, st)
+	if rep.Profiles, err = rn.Status(ctx, set); err != nil {
+		return err
 	}
 	locker, err := c.locker(rc, lock.Holder{}, nil, nil)
 	if err != nil {
@@ -125,22 +84,4 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 		fmt.Fprintf(io.Out, "lock %s: free\n", c.LockName)
 	}
 	return nil
-}
-
-// String is "N (size)", or "-" when there is none.
-func (u snapshotUsage) String() string {
-	if u.Count == 0 {
-		return "-"
-	}
-	const unit = 1024
-	size := fmt.Sprintf("%d B", u.Bytes)
-	if u.Bytes >= unit {
-		div, exp := int64(unit), 0
-		for n := u.Bytes / unit; n >= unit; n /= unit {
-			div *= unit
-			exp++
-		}
-		size = fmt.Sprintf("%.1f %ciB", float64(u.Bytes)/float64(div), "KMGTPE"[exp])
-	}
-	return fmt.Sprintf("%d (%s)", u.Count, size)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
-	"github.com/srvthreds/bootstrap/store"
 )
 
 // waitCmd is `bootstrap wait`, the initContainer of the services: it blocks
@@ -90,9 +89,12 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 		return c.connectFailed(ctx, err)
 	}
 	defer disconnect(ctx, mc, rc)
-	w := runner.Waiter{Records: runner.NewRecords(store.New(mc), rc), PollMin: c.PollMin, PollMax: c.PollMax, LogEvery: c.LogEvery, Log: log,
-		Unreachable: c.ConnectTimeout}
-	return w.Wait(ctx, set)
+	rn, err := runner.New(runner.Stores{Mongo: mc, Redis: rc}, &runner.Options{PollMin: c.PollMin, PollMax: c.PollMax,
+		LogEvery: c.LogEvery, Unreachable: c.ConnectTimeout, Log: log})
+	if err != nil {
+		return err
+	}
+	return rn.Wait(ctx, set)
 }
 
 // connectFailed is the error of a wait whose connection to MongoDB failed:

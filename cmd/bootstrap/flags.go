@@ -278,7 +278,7 @@ func lockedRunner(ctx context.Context, cf *connFlags, lf *lockFlags, lockWait ti
 	locker, err := lf.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: e.bi.Version}, e.log.With("run_id", runID), nil)
 	if err == nil {
 		var rn *runner.Runner
-		rn, err = runner.New(mc, rc, locker, &runner.Options{
+		rn, err = runner.New(runner.Stores{Mongo: mc, Redis: rc, Locker: locker}, &runner.Options{
 			RunID: runID, Host: host, Image: e.bi.Version, LockWait: lockWait, Log: e.log, Env: cf.env(e.io),
 			OnLease: shutdownFrom(ctx).held,
 		})
