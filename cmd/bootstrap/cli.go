@@ -49,6 +49,10 @@ type stdio struct {
 	Err    io.Writer
 	Env    func(string) string
 	Pretty bool // the logs are for a person at a terminal
+	// Shutdown is the process's handling of signals (nil in tests that
+	// run a command in-process): the cleanup deadline after a signal, the
+	// lease to release on a forced exit.
+	Shutdown *shutdown
 }
 
 type exitPanic int
@@ -142,8 +146,10 @@ func commandInArgs(c *cli, args []string, getenv func(string) string) string {
 
 func isHelpFlag(a string) bool { return a == "-h" || a == "--help" }
 
-// run parses args, runs the command and returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) (code int) {
+// execute parses args, runs the command with the process's io and returns
+// the exit code.
+func execute(ctx context.Context, args []string, pio stdio) (code int) {
+	stdout, stderr, getenv := pio.Out, pio.Err, pio.Env
 	var c cli
 	only := commandInArgs(&c, args, getenv)
 	parser, err := newParserFor(&c, stdout, stderr, getenv, only)
@@ -156,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		if r := recover(); r != nil {
 			code = recovered(r, log, stderr)
 			if _, kong := r.(exitPanic); !kong {
-				shutdownFrom(ctx).releaseHeld() // a panic under the lock: don't block the others for a ttl
+				pio.Shutdown.releaseHeld() // a panic under the lock: don't block the others for a ttl
 			}
 		}
 	}()
@@ -181,7 +187,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(log)
 	kctx.Bind(&buildInfo{Version: version, Commit: commit, Date: date})
-	kctx.Bind(&stdio{Out: stdout, Err: stderr, Env: getenv, Pretty: logs.format == "pretty"})
+	pio.Pretty = logs.format == "pretty"
+	kctx.Bind(&pio)
 	err = kctx.Run()
 	code = exitCode(err)
 	if err != nil {

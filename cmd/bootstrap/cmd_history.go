@@ -40,7 +40,7 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, nil)
+	defer disconnect(ctx, io.Shutdown, mc, nil)
 	st := store.New(mc)
 
 	byDB := map[string][]string{}

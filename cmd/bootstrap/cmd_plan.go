@@ -40,7 +40,7 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 		if err != nil {
 			return err
 		}
-		defer disconnect(ctx, mc, rc)
+		defer disconnect(ctx, io.Shutdown, mc, rc)
 		stores = runner.Stores{Mongo: mc, Redis: rc}
 	}
 	rn, err := runner.New(stores, &runner.Options{Force: c.Force, Reset: c.Reset, Verify: c.Verify, Env: c.env(io)})

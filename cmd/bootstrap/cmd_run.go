@@ -75,7 +75,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	runID := runner.NewRunID()
 	runLog := log // the runner adds run_id to its own lines
 	log = log.With("run_id", runID)
-	sd := shutdownFrom(ctx)
+	sd := io.Shutdown
 	sd.configure(c.ShutdownGrace, log)
 	state := health.NewState(&health.StateOptions{StallTimeout: c.StallTimeout})
 	stopHealth, err := health.Serve(ctx, c.HealthAddr, health.NewHandler(state), log)

@@ -36,7 +36,7 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, rc)
+	defer disconnect(ctx, io.Shutdown, mc, rc)
 
 	rn, err := runner.New(runner.Stores{Mongo: mc, Redis: rc}, nil)
 	if err != nil {

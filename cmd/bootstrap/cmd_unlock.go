@@ -27,7 +27,7 @@ func (c *unlockCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io
 	if err != nil {
 		return err
 	}
-	defer disconnect(ctx, mc, rc)
+	defer disconnect(ctx, io.Shutdown, mc, rc)
 	locker, err := c.locker(rc, lock.Holder{}, nil, nil)
 	if err != nil {
 		return usageError{err}

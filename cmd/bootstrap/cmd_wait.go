@@ -82,13 +82,13 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 	mc, err := c.mongo(ctx, log, io, nil)
 	if err == nil && slices.ContainsFunc(set.Profiles, runner.WritesRedis) {
 		if rc, err = c.redis(ctx, log, io, nil); err != nil {
-			disconnect(ctx, mc, nil)
+			disconnect(ctx, io.Shutdown, mc, nil)
 		}
 	}
 	if err != nil {
 		return c.connectFailed(ctx, err)
 	}
-	defer disconnect(ctx, mc, rc)
+	defer disconnect(ctx, io.Shutdown, mc, rc)
 	rn, err := runner.New(runner.Stores{Mongo: mc, Redis: rc}, &runner.Options{PollMin: c.PollMin, PollMax: c.PollMax,
 		LogEvery: c.LogEvery, Unreachable: c.ConnectTimeout, Log: log})
 	if err != nil {

@@ -170,7 +170,7 @@ func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, onAtt
 	}
 	rc, err := f.redis(ctx, log, io, onAttempt)
 	if err != nil {
-		disconnect(ctx, mc, nil)
+		disconnect(ctx, io.Shutdown, mc, nil)
 		return nil, nil, err
 	}
 	return mc, rc, nil
@@ -227,8 +227,8 @@ const disconnectTimeout = 5 * time.Second
 
 // disconnect disconnects the clients (either may be nil), bounded by
 // disconnectTimeout and, after a signal, by the shutdown grace.
-func disconnect(ctx context.Context, mc *mongo.Client, rc redis.UniversalClient) {
-	c, cancel := shutdownFrom(ctx).cleanupContext(ctx, disconnectTimeout)
+func disconnect(ctx context.Context, sd *shutdown, mc *mongo.Client, rc redis.UniversalClient) {
+	c, cancel := sd.cleanupContext(ctx, disconnectTimeout)
 	defer cancel()
 	disconnectWithin(c, mc, rc)
 }
@@ -273,14 +273,14 @@ func lockedRunner(ctx context.Context, cf *connFlags, lf *lockFlags, lockWait ti
 	if err != nil {
 		return nil, nil, err
 	}
-	closeDBs := func() { disconnect(ctx, mc, rc) }
+	closeDBs := func() { disconnect(ctx, e.io.Shutdown, mc, rc) }
 	runID, host := runner.NewRunID(), hostname()
 	locker, err := lf.waitingLocker(rc, lock.Holder{RunID: runID, Host: host, Image: e.bi.Version}, e.log.With("run_id", runID), nil)
 	if err == nil {
 		var rn *runner.Runner
 		rn, err = runner.New(runner.Stores{Mongo: mc, Redis: rc, Locker: locker}, &runner.Options{
 			RunID: runID, Host: host, Image: e.bi.Version, LockWait: lockWait, Log: e.log, Env: cf.env(e.io),
-			OnLease: shutdownFrom(ctx).held,
+			OnLease: e.io.Shutdown.held,
 		})
 		if err == nil {
 			return rn, closeDBs, nil

@@ -19,7 +19,8 @@ var (
 func main() {
 	sd := newShutdown(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- run(sd.ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv) }() // run recovers panics
+	pio := stdio{Out: os.Stdout, Err: os.Stderr, Env: os.Getenv, Shutdown: sd}
+	go func() { done <- execute(sd.ctx, os.Args[1:], pio) }() // execute recovers panics
 	code := sd.wait(done)
 	sd.stop()
 	os.Exit(code)

@@ -23,7 +23,7 @@ func (e *signalError) Error() string { return "interrupted by " + e.sig.String()
 // signal, or cleanup past the shutdown grace).
 const forcedRelease = 250 * time.Millisecond
 
-// shutdown is the program's handling of SIGINT and SIGTERM (SPEC §5). The
+// shutdown is the program's handling of SIGINT and SIGTERM . The
 // first signal cancels ctx with a *signalError cause, and starts a hard
 // deadline of the shutdown grace for all the cleanup that follows (audit,
 // release, disconnects, health stop, exec kill); a second signal, or the
@@ -44,14 +44,11 @@ type shutdown struct {
 	log      *slog.Logger
 }
 
-// shutdownKey is the context key of the *shutdown.
-type shutdownKey struct{}
-
 // newShutdown starts handling SIGINT and SIGTERM; stop ends it.
 func newShutdown(parent context.Context) *shutdown {
 	s := &shutdown{ch: make(chan os.Signal, 2), first: make(chan struct{}), second: make(chan struct{}),
 		grace: defaultShutdownGrace}
-	ctx, cancel := context.WithCancelCause(context.WithValue(parent, shutdownKey{}, s))
+	ctx, cancel := context.WithCancelCause(parent)
 	s.ctx, s.cancel = ctx, cancel
 	signal.Notify(s.ch, syscall.SIGINT, syscall.SIGTERM)
 	go s.loop()
@@ -83,12 +80,6 @@ func (s *shutdown) loop() {
 func (s *shutdown) stop() {
 	signal.Stop(s.ch)
 	s.cancel(nil)
-}
-
-// shutdownFrom returns the *shutdown of ctx, or nil (tests).
-func shutdownFrom(ctx context.Context) *shutdown {
-	s, _ := ctx.Value(shutdownKey{}).(*shutdown)
-	return s
 }
 
 // configure sets the shutdown grace and the logger of the command. s may
