@@ -8,7 +8,7 @@ import (
 	"github.com/srvthreds/bootstrap/conn"
 )
 
-// outage tracks how long the reads of a Waiter have failed in a row.
+// outage tracks how long the reads of Runner.Wait have failed in a row.
 type outage struct {
 	limit time.Duration // 0: never give up on it
 	since time.Time     // of the first failure of the current run of them

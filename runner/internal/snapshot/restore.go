@@ -286,7 +286,7 @@ func queueRestoreKey(ctx context.Context, pipe redis.Pipeliner, it RestoreItem, 
 	return true, nil
 }
 
-// guardedBulkWrite is a batched BulkWrite, checking ctx (the lease guard)
+// guardedBulkWrite is a batched BulkWrite, checking ctx (the lease session's)
 // before each batch.
 func (r *Restorer) guardedBulkWrite(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel) (int64, error) {
 	var n int64
