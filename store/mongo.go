@@ -22,9 +22,6 @@ type Store struct {
 // New returns a store on c. Safe for concurrent use.
 func New(c *mongo.Client) *Store { return &Store{c: c} }
 
-// Client is the MongoDB client the store uses.
-func (s *Store) Client() *mongo.Client { return s.c }
-
 // Marker returns the marker of profile in db, or nil when there is none.
 func (s *Store) Marker(ctx context.Context, db, profile string) (*Marker, error) {
 	var m Marker
