@@ -157,6 +157,10 @@ func (s *Session) checkExpiry() {
 // clock as well as the context: a process that was frozen (SIGSTOP, docker
 // pause) past its validity fails its first check after waking, before any
 // timer has fired.
+//
+// No step starts once it fails (an http call, a command): proven by
+// TestFrozen_past_the_ttl_writes_nothing_on_waking (here) and
+// TestFaultLockLostMidRun (runner).
 func (s *Session) Err() error {
 	if s.ctx.Err() == nil && s.Expired() {
 		s.cancel(errExpired)
