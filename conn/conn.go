@@ -58,7 +58,7 @@ func (e Env) secret(k string) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-// ResolveMongoURI returns the MongoDB URI to use (SPEC §3): the flag value
+// ResolveMongoURI returns the MongoDB URI to use: the flag value
 // (--mongo-uri / BOOTSTRAP_MONGO_URI), else BOOTSTRAP_MONGO_URI_FILE, else the
 // srvthreds MONGO_HOST (host:port with MONGO_REPLICA_SET, default rs0, or a
 // direct connection when MONGO_DIRECT_CONNECTION=true; a full URI as is),
@@ -106,7 +106,7 @@ type RedisConfig struct {
 	TLSFiles TLSFiles
 }
 
-// ResolveRedis returns the Redis connection to use (SPEC §3): the flag value
+// ResolveRedis returns the Redis connection to use: the flag value
 // (--redis-url / BOOTSTRAP_REDIS_URL), else BOOTSTRAP_REDIS_URL_FILE, else the
 // srvthreds REDIS_HOST (host:port or a URL), else DefaultRedisURL; with
 // REDIS_PASSWORD (or REDIS_PASSWORD_FILE) and REDIS_USE_TLS.

@@ -26,7 +26,7 @@ const (
 	healthPort         = 8081
 	imageUID           = 65532
 
-	// The binary's defaults (SPEC §3), used when neither an argument nor
+	// The binary's defaults, used when neither an argument nor
 	// the environment sets the flag.
 	defaultTimeout       = 15 * time.Minute
 	defaultShutdownGrace = 10 * time.Second
@@ -302,7 +302,7 @@ func TestJob(t *testing.T) {
 	checkJobSpec(t, &job.Spec, m.configMaps)
 }
 
-// checkJobSpec checks the fields SPEC §8 asks of a bootstrap Job (also the
+// checkJobSpec checks the fields a bootstrap Job must have (also the
 // CronJob's job template).
 func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.ConfigMap) {
 	t.Helper()

@@ -252,7 +252,7 @@ func TestBootstrapContainers(t *testing.T) {
 	}
 }
 
-// knownVariable matches the variables the binary reads (SPEC §3): the
+// knownVariable matches the variables the binary reads: the
 // BOOTSTRAP_<FLAG> of every run flag, and the services' own variables.
 var knownVariable = regexp.MustCompile(`^(BOOTSTRAP_(PROFILES_DIR|PROFILE|MONGO_URI|REDIS_URL|FORCE|RESET|DRY_RUN|` +
 	`LOCK_NAME|LOCK_TTL|LOCK_WAIT|CONNECT_TIMEOUT|STALL_TIMEOUT|TIMEOUT|SHUTDOWN_GRACE|HEALTH_ADDR|BATCH_SIZE|` +

@@ -1,5 +1,5 @@
-// Package health tracks the progress of one run and serves it over HTTP
-// (SPEC §5): GET /livez, /readyz, /status and /metrics.
+// Package health tracks the progress of one run and serves it over HTTP:
+// GET /livez, /readyz, /status and /metrics.
 //
 // The runner updates a [State] as the run goes (connected, lock taken,
 // profile and step started, items written, outcomes). [NewHandler] turns the
@@ -22,7 +22,7 @@ import (
 )
 
 // DefaultStallTimeout is the StallTimeout of a State whose options name none
-// (SPEC §5, --stall-timeout).
+// (--stall-timeout).
 const DefaultStallTimeout = 2 * time.Minute
 
 // Phases of a run, as reported by [Status].

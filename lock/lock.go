@@ -1,4 +1,4 @@
-// Package lock is a Redis lease with fencing tokens (SPEC §4): at most one
+// Package lock is a Redis lease with fencing tokens: at most one
 // process holds a named lock at a time, each acquisition draws a fence from
 // a counter that only grows, and a holder that dies frees the lock after at
 // most one ttl.

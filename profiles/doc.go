@@ -1,5 +1,5 @@
 // Package profiles loads, validates, orders and hashes bootstrap profiles
-// (SPEC §2) from an fs.FS.
+// from an fs.FS.
 //
 // Load reads the requested profiles and everything they require, validates
 // all of them before returning (so that a bad profile means nothing is

@@ -56,8 +56,8 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// ValidationError is every problem found while loading a profile set
-// (SPEC §2.3), sorted by profile, file, line and column: the first
+// ValidationError is every problem found while loading a profile set,
+// sorted by profile, file, line and column: the first
 // Limits.MaxProblems of them, More counting the others.
 type ValidationError struct {
 	Problems []Problem

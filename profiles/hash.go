@@ -13,7 +13,7 @@ import (
 // versionHeader starts the hashed encoding of HashAlgo 1.
 const versionHeader = "bootstrap-profile/v1\n"
 
-// version computes a profile's content version (SPEC §2.2), once the
+// version computes a profile's content version, once the
 // versions of the profiles it requires are known:
 //
 //	SHA-256 of

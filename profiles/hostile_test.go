@@ -37,7 +37,7 @@ const docsProfile = "steps:\n  - documents: {collection: Ref, dir: data}\n"
 
 // TestLoad_hostile is the bad-input matrix of what apply could refuse or
 // what could hurt the run, each refused by validation with file, line,
-// column and field (SPEC §2.3).
+// column and field.
 func TestLoad_hostile(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -15,7 +15,7 @@ import (
 
 // The JSON files of configs, patterns and documents steps are checked by
 // jsbson.Parse, the conversion apply uses, so that whatever apply could
-// refuse about a document is refused here, with its position (SPEC §2.3).
+// refuse about a document is refused here, with its position.
 
 // jsonFile is one *.json file of a step's directory.
 type jsonFile struct {
@@ -72,7 +72,7 @@ func (l *loader) readJSONDir(src *source, raw string, r ref) (dir string, out []
 }
 
 // docKeys collects the top-level keys of a document and where they are,
-// and notes or refuses the others as SPEC §2.4 says.
+// and notes or refuses the others (see the README).
 type docKeys struct {
 	at map[string]int64 // top-level key -> offset
 	// topDollar is true where a top-level "$" key is refused: in a

@@ -6,7 +6,7 @@ import (
 )
 
 // KeyNote is a key that starts with "$" or contains "." in a document a
-// profile writes (SPEC §2.4). MongoDB 5.0+ stores such keys when nested;
+// profile writes. MongoDB 5.0+ stores such keys when nested;
 // FerretDB, Azure Cosmos DB and older MongoDB servers refuse them. They are
 // notes, not problems: validation has no server to ask.
 type KeyNote struct {

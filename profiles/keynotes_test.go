@@ -10,7 +10,7 @@ import (
 )
 
 // A pattern shaped like srvthreds' own: a reaction's update carries a "$push"
-// operator that means something and cannot be omitted (SPEC §2.4).
+// operator that means something and cannot be omitted.
 const reactionPattern = `{
   "id": "incident.escalate",
   "name": "Escalate an incident",

@@ -37,7 +37,7 @@ const (
 	MaxDepth = jsbson.MaxDepth
 )
 
-// Limits bound what loading reads and reports (SPEC §2.3). A zero (or
+// Limits bound what loading reads and reports. A zero (or
 // negative) field means its default; a profile over a limit is invalid
 // (ErrInvalid), with the limit named in the problem.
 type Limits struct {

@@ -41,7 +41,7 @@ func (s *Set) Requested() []string { return slices.Clone(s.requested) }
 // they require, transitively. An entry of names may hold several names
 // separated by commas ("a,b"); duplicates collapse.
 //
-// Every profile is validated (SPEC §2.3) before Load returns: on any
+// Every profile is validated before Load returns: on any
 // problem it returns a *ValidationError listing all of them, which matches
 // ErrInvalid, and no Set. With no names it returns an empty Set.
 //

@@ -11,7 +11,7 @@ import (
 )
 
 // MatchStep is an upsert or a replace step: the effects of a srvthreds
-// handler's getPersistence({dbname}).upsert / .replace (SPEC §2.1), in
+// handler's getPersistence({dbname}).upsert / .replace, in
 // <db>.<Collection>, one write per item, in order:
 //
 //   - upsert: updateOne(<Matcher, its key "id" renamed "_id">, {$set:

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Names that belong to bootstrap itself (SPEC §2.3): a profile must not be
+// Names that belong to bootstrap itself: a profile must not be
 // able to touch them, or it could delete the lock mid-run, block every
 // runner or forge completion markers.
 const (

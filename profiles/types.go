@@ -8,7 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// HashAlgo is the version of the content-hash algorithm (SPEC §2.2). It is
+// HashAlgo is the version of the content-hash algorithm. It is
 // stored with every marker so that a future change of the algorithm can be
 // told apart from a change of content.
 const HashAlgo = 1
@@ -53,11 +53,11 @@ type Profile struct {
 	Requires []string // names of the profiles that must be applied first
 	Steps    []Step
 	Reset    *Reset   // nil when the profile has no reset: section
-	Version  string   // hex SHA-256 of SPEC §2.2
+	Version  string   // hex SHA-256 of the profile's content (see the README)
 	HashAlgo int      // HashAlgo at load time
 	Warnings []string // e.g. "Handler.ts is ignored; use a users step"
 	// KeyNotes are the keys starting with "$" or containing "." in what
-	// the profile writes (SPEC §2.4), at most Limits.MaxProblems of them;
+	// the profile writes, at most Limits.MaxProblems of them;
 	// KeyNotesMore counts the others.
 	KeyNotes     []KeyNote
 	KeyNotesMore int
@@ -119,7 +119,7 @@ type ConfigItem struct {
 }
 
 // PatternsStep: replace-upsert into <db>.PatternModel and the Redis cache of
-// active patterns (SPEC §2.1).
+// active patterns.
 type PatternsStep struct {
 	Dir   string
 	Items []PatternItem // sorted by ID

@@ -28,7 +28,7 @@ func checkName(name string) string {
 
 // cleanRel checks a path that a manifest names, relative to the profile
 // directory, and returns it cleaned ("run-config/" → "run-config"). Absolute
-// paths and ".." are refused (SPEC §2.2: references are confined to the
+// paths and ".." are refused (references are confined to the
 // profile directory).
 func cleanRel(p string) (string, error) {
 	switch {

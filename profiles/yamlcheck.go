@@ -52,7 +52,7 @@ func yamlPrintable(r rune) bool {
 // checkYAMLDoc checks a YAML mapping or list that becomes (part of) a
 // MongoDB document, as jsbson does for JSON: keys with a NUL byte, nesting
 // deeper than depth levels (n being level 1); and it notes the keys that
-// start with "$" or contain "." (SPEC §2.4). Aliases are not followed:
+// start with "$" or contain ".". Aliases are not followed:
 // their anchor is checked where it is.
 func (l *loader) checkYAMLDoc(src *source, c *fileCtx, n *yaml.Node, field string, depth int) {
 	if n == nil || (n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode) {

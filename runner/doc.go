@@ -1,4 +1,4 @@
-// Package runner executes one bootstrap run (SPEC §1): under the distributed
+// Package runner executes one bootstrap run: under the distributed
 // lock, for each profile in order, skip it when its completion marker
 // matches its version, otherwise apply its steps and write the marker.
 //
@@ -27,7 +27,7 @@
 //  7. writes one audit record per profile outcome, and logs it;
 //  8. releases the lock, also when interrupted, within the shutdown grace.
 //
-// Errors map to the exit codes of SPEC §6: conn.ErrUnreachable (6),
+// Errors map to the exit codes in the README: conn.ErrUnreachable (6),
 // lock.ErrNotAcquired (4), ErrLockLost (5), *StepError (7), ErrStalled and
 // ErrTimeout (8), and the cause of the context's cancellation (signals).
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // Errors returned by the runner. The command maps them to exit codes
-// (SPEC §6) with errors.Is and errors.As; conn.ErrUnreachable (6) comes from
+// with errors.Is and errors.As; conn.ErrUnreachable (6) comes from
 // the connections.
 var (
 	// ErrLockLost: the lease was lost during the run, or a newer holder's

@@ -18,7 +18,7 @@ var errAlreadyCurrent = errors.New("runner: every profile became current while w
 // again.
 const recheckEvery = 2 * time.Second
 
-// alreadyCurrent is the fast path of a run (SPEC §4): when both stores say
+// alreadyCurrent is the fast path of a run: when both stores say
 // every profile of set is current, the run takes no lock. It logs "already
 // current" and audits one skipped record per profile, with fence 0 (no lock
 // taken), into res. Read errors are not errors here: the run goes on to

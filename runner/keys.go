@@ -12,7 +12,7 @@ import (
 )
 
 // probeCollection is where the run finds out whether the server stores a
-// nested key that starts with "$" (SPEC §2.4); the probe document is
+// nested key that starts with "$"; the probe document is
 // deleted at once.
 const probeCollection = "bootstrap_probe"
 

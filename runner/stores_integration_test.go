@@ -25,7 +25,7 @@ import (
 // TestRun_redis_lost_its_data_is_repaired: a profile with active patterns
 // is applied, then Redis loses everything (FLUSHALL, as a restart without
 // persistence): wait keeps waiting, the next run restores Pattern:<id> and
-// IDX:Pattern exactly (SPEC §4: a profile is current only when both stores
+// IDX:Pattern exactly (a profile is current only when both stores
 // say so), and wait then passes.
 func TestRun_redis_lost_its_data_is_repaired(t *testing.T) {
 	t.Parallel()

@@ -10,7 +10,7 @@ import (
 )
 
 // drift compares what p's steps write, applied over prev, with what MongoDB
-// and Redis hold now (SPEC: --verify), ignoring "modified" and "ts", and
+// and Redis hold now (--verify), ignoring "modified" and "ts", and
 // checking users' passwords against their secrets with bcrypt. It returns
 // the differences and how many documents, keys and passwords differ. It
 // writes nothing.

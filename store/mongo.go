@@ -11,7 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Store keeps markers, audit records and snapshots in MongoDB (SPEC §4).
+// Store keeps markers, audit records and snapshots in MongoDB.
 // Markers live in <db>.bootstrap_markers of each profile's own database, so
 // dropping that database also forgets that it was bootstrapped. It uses no
 // transactions and no TTL indexes (Azure Cosmos DB, FerretDB).

@@ -12,7 +12,7 @@ import (
 )
 
 // TestStorePutMarkerIsFenced stores a marker only over one with a lower
-// fence (SPEC §4): a zombie holder can't overwrite a newer run's marker.
+// fence: a zombie holder can't overwrite a newer run's marker.
 func TestStorePutMarkerIsFenced(t *testing.T) {
 	t.Parallel()
 	mc := harness.StartMongo(t, nil).Client(t)

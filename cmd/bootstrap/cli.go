@@ -14,7 +14,7 @@ import (
 	"github.com/srvthreds/bootstrap/internal/panics"
 )
 
-// cli is the command line (SPEC §3). `bootstrap -p A` without a command
+// cli is the command line. `bootstrap -p A` without a command
 // means `bootstrap run -p A`.
 type cli struct {
 	LogFormat string `help:"Log format: auto (pretty on a terminal, else json), json, pretty or text." enum:"auto,json,pretty,text" default:"auto" env:"BOOTSTRAP_LOG_FORMAT"`
@@ -233,7 +233,7 @@ func envResolver(getenv func(string) string) kong.Resolver {
 	})
 }
 
-// newLogger returns the logger of SPEC §7: JSON (the default), pretty (tint,
+// newLogger returns the logger: JSON (the default), pretty (tint,
 // coloured when color is true) or text.
 func newLogger(w io.Writer, format, level string, color bool) *slog.Logger {
 	var lvl slog.Level

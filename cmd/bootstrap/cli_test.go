@@ -47,7 +47,7 @@ func TestParse_selects_command_and_flags(t *testing.T) {
 				if r.LockTTL != 30*time.Second || r.LockWait != 10*time.Minute || r.ConnectTimeout != 2*time.Minute ||
 					r.StallTimeout != 2*time.Minute || r.Timeout != 15*time.Minute || r.ShutdownGrace != 10*time.Second ||
 					r.HealthAddr != ":8081" || r.BatchSize != 50 || r.LockName != "bootstrap" || r.ProfilesDir != "./profiles" {
-					t.Errorf("defaults differ from SPEC §3: %+v", r)
+					t.Errorf("defaults differ from the README's: %+v", r)
 				}
 			},
 		},

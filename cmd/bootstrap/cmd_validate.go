@@ -8,7 +8,7 @@ import (
 	"github.com/srvthreds/bootstrap/profiles"
 )
 
-// validateCmd is `bootstrap validate`: SPEC §2.3 only, no network.
+// validateCmd is `bootstrap validate`: validation only, no network.
 type validateCmd struct {
 	profileFlags
 	outputFlag
@@ -29,7 +29,7 @@ type validProfile struct {
 	Database string   `json:"database"`
 	Steps    int      `json:"steps"`
 	Warnings []string `json:"warnings"`
-	// KeyNotes are the keys that start with $ or contain . (SPEC §2.4),
+	// KeyNotes are the keys that start with $ or contain .,
 	// "file:line:col: field" each: notes, not problems.
 	KeyNotes []string `json:"keyNotes"`
 }

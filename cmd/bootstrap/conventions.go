@@ -12,7 +12,7 @@ import (
 )
 
 // conventions are the global flags and commands that users of command line
-// tools expect (SPEC §3, §7): --version, --no-color and NO_COLOR, the
+// tools expect (§7): --version, --no-color and NO_COLOR, the
 // termination message's path, and shell completion.
 type conventions struct {
 	ShowVersion    versionFlag `name:"version" help:"Print version, commit and build date, and exit (same as the version command)."`
@@ -40,7 +40,7 @@ func currentBuild() *buildInfo {
 	return &buildInfo{Version: version, Commit: commit, Date: date}
 }
 
-// dataCommand is implemented by the commands whose stdout is data (SPEC §7):
+// dataCommand is implemented by the commands whose stdout is data:
 // plan, status, history, validate, version, convert, completion, and any
 // command given -o json. Their log lines go to stderr so that stdout stays
 // parseable; the other commands (run, wait, reset, rollback, unlock) log to

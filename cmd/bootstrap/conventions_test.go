@@ -111,7 +111,7 @@ func TestParse_conventions(t *testing.T) {
 	}
 }
 
-// SPEC §7: a command whose output is data logs to stderr; run, wait, reset,
+// A command whose output is data logs to stderr; run, wait, reset,
 // rollback and unlock log to stdout.
 func TestLogOutput_data_commands_log_to_stderr(t *testing.T) {
 	tests := []struct {
@@ -282,7 +282,7 @@ func TestRun_version_json_and_flag(t *testing.T) {
 	}
 }
 
-// The run command logs to stdout, its errors included (SPEC §7).
+// The run command logs to stdout, its errors included.
 func TestRun_run_logs_to_stdout(t *testing.T) {
 	code, stdout, stderr := runCLI(t, nil, "run", "--profiles-dir", "testdata/invalid", "-p", "broken", "--health-addr", "off")
 	if got, want := code, exitInvalid; got != want {

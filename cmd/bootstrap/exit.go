@@ -11,7 +11,7 @@ import (
 	"github.com/srvthreds/bootstrap/store"
 )
 
-// Exit codes (SPEC §6). They are what a Job's podFailurePolicy matches; the
+// Exit codes. They are what a Job's podFailurePolicy matches; the
 // README documents them.
 const (
 	exitOK          = 0
@@ -65,7 +65,7 @@ func exitCode(err error) int {
 	}
 }
 
-// exitMeaning is what an exit code means (SPEC §6), for the termination
+// exitMeaning is what an exit code means, for the termination
 // message.
 func exitMeaning(code int) string {
 	switch code {

@@ -82,7 +82,7 @@ func (f *profileFlags) load(log *slog.Logger, all bool) (*profiles.Set, error) {
 	return set, nil
 }
 
-// connFlags are the connection settings (SPEC §3). The srvthreds variables
+// connFlags are the connection settings. The srvthreds variables
 // (MONGO_HOST, REDIS_HOST, REDIS_PASSWORD, ...) and *_FILE secrets are
 // honoured by conn.ResolveMongoURI and conn.ResolveRedis.
 type connFlags struct {
@@ -187,7 +187,7 @@ func (f *lockFlags) locker(rc redis.UniversalClient, h lock.Holder, onWait func(
 }
 
 // waitingLocker is f.locker logging, every few seconds while it waits, who
-// holds the lock (SPEC §4), with beat called each time (a heartbeat).
+// holds the lock, with beat called each time (a heartbeat).
 func (f *lockFlags) waitingLocker(rc redis.UniversalClient, h lock.Holder, log *slog.Logger, beat func()) (*lock.Locker, error) {
 	l, err := f.locker(rc, h, func(o *lock.Holder, waited time.Duration) {
 		if beat != nil {

@@ -30,7 +30,7 @@ const takeoverMargin = 10 * time.Second
 const lockTTL = 5 * time.Second
 
 // Five runners started at once: the lock lets one apply every profile and
-// the others find them current (SPEC §4).
+// the others find them current.
 func TestLock_concurrent_runners_apply_each_profile_once(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -144,7 +144,7 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // A holder killed with SIGKILL mid-profile blocks the next runner for at
-// most one ttl (SPEC §4); that runner then applies the whole profile.
+// most one ttl; that runner then applies the whole profile.
 func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -195,7 +195,7 @@ func TestLock_killed_holder_is_taken_over_within_ttl(t *testing.T) {
 // breaks it once the holder is frozen midway); once resumed it stops with
 // exit 5 and writes nothing more: no document (each runner writes different
 // content under the same ids, and every stored document is the second
-// runner's) and no marker over the newer one (SPEC §4).
+// runner's) and no marker over the newer one.
 func TestLock_paused_holder_exits_5_without_marker(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -293,7 +293,7 @@ func pausedHolderLosesTo(t *testing.T, rdb *redis.Client, holder, waiter *harnes
 // renewal, ttl/3 later), or in the middle of a patterns step, past its ttl
 // (its lock broken while it is frozen): the other runner applies its own
 // content; the resumed holder writes neither a PatternModel document nor a
-// cache entry, and exits 5 (SPEC §4: fencing covers data). (A redis step is
+// cache entry, and exits 5 (fencing covers data). (A redis step is
 // too fast to freeze midway from outside:
 // TestFault_lock_lost_mid_redis_step_writes_nothing, in the runner's tests,
 // holds the holder between two batches instead.)
@@ -385,7 +385,7 @@ func checkFencedPatterns(t *testing.T, env *harness.Env, tag string) {
 
 // Redis frozen past the ttl, or restarted, during a run: the holder can no
 // longer confirm its lease and stops with exit 5 and no marker; a later run
-// completes (SPEC §4).
+// completes.
 func TestLock_redis_fault_during_run_exits_5(t *testing.T) {
 	t.Parallel()
 	const ttl = lockTTL
@@ -449,7 +449,7 @@ func TestLock_redis_fault_during_run_exits_5(t *testing.T) {
 }
 
 // A runner that can't get the lock within --lock-wait exits 4 and names
-// who holds it (SPEC §4, §6).
+// who holds it (§6).
 func TestLock_wait_exceeded_exits_4_naming_holder(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)

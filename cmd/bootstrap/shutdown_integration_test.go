@@ -142,7 +142,7 @@ func exitWithinGrace(t *testing.T, r *localRun, grace time.Duration) {
 // SIGTERM while a step waits on a MongoDB that does not answer (paused):
 // the whole cleanup (the audit record it cannot write, the release, the
 // disconnects) is bounded by --shutdown-grace, the exit is 143, and the
-// lock, in a Redis that answers, is released (SPEC §5).
+// lock, in a Redis that answers, is released.
 func TestShutdown_bounded_by_the_grace_with_mongo_paused(t *testing.T) {
 	t.Parallel()
 	const grace = 2 * time.Second

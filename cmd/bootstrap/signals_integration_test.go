@@ -21,7 +21,7 @@ const exitMargin = 10 * time.Second
 
 // SIGTERM (what Kubernetes and docker stop send) and SIGINT stop a run at
 // once: the profile is audited interrupted, no marker is written, the lock
-// is released, and the exit code is 128+signal (SPEC §5, §6).
+// is released, and the exit code is 128+signal (§6).
 func TestSignals_interrupt_run_mid_profile(t *testing.T) {
 	t.Parallel()
 	const grace = 5 * time.Second
@@ -77,7 +77,7 @@ func TestSignals_interrupt_run_mid_profile(t *testing.T) {
 // A step that hangs (an HTTP endpoint that accepts the connection and never
 // answers) is aborted once it has reported no progress for --stall-timeout:
 // exit 8, the profile audited interrupted, the lock free at once for the
-// next runner (SPEC §5).
+// next runner.
 func TestStall_hung_http_step_exits_8(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -134,7 +134,7 @@ func TestStall_hung_http_step_exits_8(t *testing.T) {
 }
 
 // While a run makes progress its health server answers /livez, /readyz and
-// /status (SPEC §5).
+// /status.
 func TestHealth_serves_probes_while_running(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)

@@ -9,12 +9,12 @@ import (
 	"github.com/srvthreds/bootstrap/internal/testutil"
 )
 
-// waitPollMax is the default cap of wait's polling backoff (SPEC §3).
+// waitPollMax is the default cap of wait's polling backoff.
 const waitPollMax = 5 * time.Second
 
 // `bootstrap wait`, the initContainer of the services: it blocks until the
 // bootstrap run has applied its profiles at this image's versions, and
-// gives up with exit 4 while an older version is applied (SPEC §3, §6).
+// gives up with exit 4 while an older version is applied (§6).
 func TestWait_initContainer(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)

@@ -20,7 +20,7 @@ const (
 	healthPort         = 8081
 	imageUID           = 65532
 
-	// The binary's defaults (SPEC §3), when nothing sets the flag.
+	// The binary's defaults, when nothing sets the flag.
 	defaultTimeout       = 15 * time.Minute
 	defaultShutdownGrace = 10 * time.Second
 )
@@ -154,7 +154,7 @@ func durationSetting(t *testing.T, c *corev1.Container, cms map[string]*corev1.C
 	return d
 }
 
-// checkJobSpec checks the fields SPEC §8 asks of a bootstrap Job running
+// checkJobSpec checks the fields a bootstrap Job must have, running
 // image, with the container and profile of this repository's files.
 func checkJobSpec(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.ConfigMap, image string) {
 	t.Helper()
@@ -168,7 +168,7 @@ type jobWant struct {
 	profile   string // one of the profiles it runs
 }
 
-// checkJob checks the fields SPEC §8 asks of a bootstrap Job.
+// checkJob checks the fields a bootstrap Job must have.
 func checkJob(t *testing.T, spec *batchv1.JobSpec, cms map[string]*corev1.ConfigMap, want jobWant) {
 	t.Helper()
 	if spec.TTLSecondsAfterFinished == nil || *spec.TTLSecondsAfterFinished <= 0 {

@@ -20,7 +20,7 @@ import (
 // Value converts one JSON value to the BSON value that the Node.js
 // MongoDB driver stores for the result of JSON.parse on the same text, so
 // that documents written by bootstrap are byte-for-byte what the services
-// read today (SPEC §2.1):
+// read today:
 //
 //   - objects become bson.D, with JavaScript's own-property order: keys that
 //     are array indices ("0", "1", "42") first in ascending numeric order,

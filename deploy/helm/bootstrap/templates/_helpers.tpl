@@ -80,7 +80,7 @@ Fails when no profile is named; renders nothing.
 {{/*
 The environment shared by the Job's container and the initContainer, from a
 values map shaped like this chart's values: every setting as its
-BOOTSTRAP_<FLAG> variable (SPEC §3), then extraEnv.
+BOOTSTRAP_<FLAG> variable, then extraEnv.
 */}}
 {{- define "bootstrap.commonEnv" -}}
 - name: BOOTSTRAP_PROFILES_DIR
