@@ -29,13 +29,6 @@ func (s *Session) Retry(ctx context.Context, log *slog.Logger, fn func(context.C
 	return s.stopIfFenced(mongox.Retry(ctx, log, s, fn))
 }
 
-// Batcher is b with the session as its Window: the batches of documents a
-// step writes, each attempt bounded by the lease.
-func (s *Session) Batcher(b mongox.Batcher) mongox.Batcher {
-	b.Window = s
-	return b
-}
-
 //go:embed scripts/fenced_batch.lua
 var fencedBatchLua string
 
