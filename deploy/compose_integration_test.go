@@ -28,7 +28,7 @@ func srvthredsImage(t *testing.T, runner string) string {
 		t.Fatal(err)
 	}
 	copyTree(t, "testdata/srvthreds/run-profiles", filepath.Join(dir, "run-profiles"))
-	tag := "srvthreds/cmd-runner:compose-test-" + uniqueSuffix(t)
+	tag := "srvthreds/bootstrap:compose-test-" + uniqueSuffix(t)
 	run(t, nil, "docker", "build", "-q", "-t", tag, dir)
 	t.Cleanup(func() { runErr(t, nil, "docker", "rmi", "-f", tag) })
 	return tag

@@ -63,6 +63,9 @@ func TestSrvthredsComposeService(t *testing.T) {
 	if !slices.Equal(s.Profiles, []string{"app"}) || !slices.Equal(s.Networks, []string{"srvthreds-net"}) {
 		t.Errorf("profiles %q, networks %q: want [app] and [srvthreds-net]", s.Profiles, s.Networks)
 	}
+	if got, want := s.Image, "${SRVTHREDS_BOOTSTRAP_IMAGE:-srvthreds/bootstrap:latest}"; got != want {
+		t.Errorf("image: got %q, want %q (the name their compose file and overlays give the bootstrap image)", got, want)
+	}
 	if slices.Contains(s.Entrypoint, "npm") || !slices.Equal(s.Entrypoint, []string{"/bootstrap"}) {
 		t.Errorf("entrypoint: got %q, want [/bootstrap] (it replaces their [npm] when added after their file)", s.Entrypoint)
 	}

@@ -36,7 +36,8 @@ type objects struct {
 	configMaps  map[string]*corev1.ConfigMap
 	pods        []*corev1.Pod
 	accounts    []*corev1.ServiceAccount
-	namespaces  []string // of every object, in order
+	namespaces  []string // of every namespaced object, in order
+	nsObjects   []string // names of the Namespace objects
 }
 
 func newObjects() *objects {
@@ -71,20 +72,37 @@ func (o *objects) add(doc []byte) error {
 	case "Pod":
 		x := new(corev1.Pod)
 		obj, want, keep = x, "v1", func() { o.pods = append(o.pods, x) }
+	case "Namespace":
+		// Cluster-scoped: its own name, no namespace.
+		x := new(corev1.Namespace)
+		if err := strictKind(doc, x, tm, "v1"); err != nil {
+			return err
+		}
+		o.nsObjects = append(o.nsObjects, x.Name)
+		return nil
 	case "ServiceAccount":
 		x := new(corev1.ServiceAccount)
 		obj, want, keep = x, "v1", func() { o.accounts = append(o.accounts, x) }
 	default:
 		return fmt.Errorf("unexpected kind %q", tm.Kind)
 	}
+	if err := strictKind(doc, obj, tm, want); err != nil {
+		return err
+	}
+	o.namespaces = append(o.namespaces, obj.GetNamespace())
+	keep()
+	return nil
+}
+
+// strictKind decodes doc into obj, rejecting unknown and duplicate fields and
+// an apiVersion other than want.
+func strictKind(doc []byte, obj any, tm metav1.TypeMeta, want string) error {
 	if tm.APIVersion != want {
 		return fmt.Errorf("%s: apiVersion %q, want %q", tm.Kind, tm.APIVersion, want)
 	}
 	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
 		return fmt.Errorf("%s: %w", tm.Kind, err)
 	}
-	o.namespaces = append(o.namespaces, obj.GetNamespace())
-	keep()
 	return nil
 }
 

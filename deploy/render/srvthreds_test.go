@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/api/krusty"
+	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -22,8 +24,12 @@ const (
 	srvthredsBase = "../testdata/srvthreds/base"
 
 	srvthredsJob       = "srvthreds-bootstrap"
-	srvthredsImage     = "srvthreds/cmd-runner"
 	srvthredsConfigMap = "srvthreds-config"
+	// srvthredsImage is the name the component gives the Job's image, which
+	// each overlay maps with an images: entry; srvthredsAppImage is their
+	// app's, which the Job must never run.
+	srvthredsImage    = "srvthreds/bootstrap"
+	srvthredsAppImage = "srvthreds:dev"
 )
 
 // srvthredsTree lays out srvthreds' kustomize tree in a temporary directory:
@@ -64,7 +70,21 @@ func copyDir(t *testing.T, from, to string) {
 // build runs `kustomize build` on dir and decodes every object strictly.
 func build(t *testing.T, dir string) *objects {
 	t.Helper()
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	return buildWith(t, dir, krusty.MakeDefaultOptions())
+}
+
+// buildUnrestricted is build with `--load-restrictor LoadRestrictionsNone`,
+// which an overlay listing files outside its directory needs.
+func buildUnrestricted(t *testing.T, dir string) *objects {
+	t.Helper()
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = kustypes.LoadRestrictionsNone
+	return buildWith(t, dir, opts)
+}
+
+func buildWith(t *testing.T, dir string, opts *krusty.Options) *objects {
+	t.Helper()
+	m, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
@@ -81,10 +101,12 @@ func build(t *testing.T, dir string) *objects {
 	return o
 }
 
-// newTagRE finds the tag an overlay pins the image to.
-var newTagRE = regexp.MustCompile(`(?m)^(\s+newTag:\s*)(\S+)\s*$`)
+// newTagRE finds the tag an overlay pins the bootstrap image to: the newTag
+// of its images: entry named srvthreds/bootstrap.
+var newTagRE = regexp.MustCompile(`(?m)^(\s*- name: srvthreds/bootstrap\n(?:\s+newName: \S+\n)?\s+newTag:\s*)(\S+)\s*$`)
 
-// overlayImageTag returns the newTag of an overlay's kustomization.yaml.
+// overlayImageTag returns the newTag of the bootstrap image in an overlay's
+// kustomization.yaml.
 func overlayImageTag(t *testing.T, overlay string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(overlay, "kustomization.yaml"))
@@ -115,21 +137,29 @@ func setOverlayImageTag(t *testing.T, overlay, tag string) {
 	}
 }
 
+// srvthreds' overlays, shaped like theirs (their images: entries for the app
+// image, a pull-policy patch, labels, commonLabels, a prod overlay listing
+// single base files), with the component: the Job runs the bootstrap image
+// each overlay maps, named after its tag, pulled as the overlay says; their
+// services keep their own image.
 func TestSrvthredsOverlays(t *testing.T) {
 	root := srvthredsTree(t)
 	for _, tt := range []struct {
 		overlay    string
 		repository string
 		pullPolicy corev1.PullPolicy
+		// unrestricted: the overlay lists files outside its directory, as
+		// their prod overlay does, and builds only with LoadRestrictionsNone.
+		unrestricted bool
 	}{
-		{"minikube", srvthredsImage, corev1.PullNever},
-		{"dev", "srvthredsdev.azurecr.io/" + srvthredsImage, ""},
-		{"prod", "srvthredsprod.azurecr.io/" + srvthredsImage, ""},
+		{"minikube", srvthredsImage, corev1.PullIfNotPresent, false},
+		{"dev", "srvthredsdev.azurecr.io/" + srvthredsImage, corev1.PullAlways, false},
+		{"prod", "srvthredsprod.azurecr.io/" + srvthredsImage, corev1.PullIfNotPresent, true},
 	} {
 		t.Run(tt.overlay, func(t *testing.T) {
 			dir := filepath.Join(root, "overlays", tt.overlay)
 			tag := overlayImageTag(t, dir)
-			o := build(t, dir)
+			o := buildOverlayOf(t, dir, tt.unrestricted)
 			for i, ns := range o.namespaces {
 				if ns != "srvthreds" {
 					t.Errorf("object %d: namespace %q, want srvthreds", i, ns)
@@ -147,10 +177,83 @@ func TestSrvthredsOverlays(t *testing.T) {
 			if got := c.ImagePullPolicy; got != tt.pullPolicy {
 				t.Errorf("imagePullPolicy: got %q, want %q", got, tt.pullPolicy)
 			}
+			checkServicesKeepTheirImage(t, o)
 			checkSrvthredsShape(t, job.Labels, job.Spec.Template.Labels, c)
 			checkNoRequiredSecret(t, pod, c)
 			checkSrvthredsEnv(t, c, o.configMaps)
 		})
+	}
+}
+
+func buildOverlayOf(t *testing.T, dir string, unrestricted bool) *objects {
+	t.Helper()
+	if !unrestricted {
+		return build(t, dir)
+	}
+	// Theirs needs the flag: without it the build must fail, or the test
+	// would not be of an overlay shaped like theirs.
+	_, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err == nil {
+		t.Errorf("%s: built without --load-restrictor LoadRestrictionsNone; want an overlay that needs it", dir)
+	}
+	return buildUnrestricted(t, dir)
+}
+
+// checkServicesKeepTheirImage checks that the services of the base still run
+// an image of their own, however the overlay mapped it, and never the
+// bootstrap's.
+func checkServicesKeepTheirImage(t *testing.T, o *objects) {
+	t.Helper()
+	if len(o.deployments) == 0 {
+		t.Fatal("no Deployment in the build: the base's srvthreds-engine is missing")
+	}
+	for _, d := range o.deployments {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if strings.Contains(c.Image, srvthredsImage) {
+				t.Errorf("Deployment %s: image %q, want their app's, not the bootstrap's", d.Name, c.Image)
+			}
+		}
+	}
+}
+
+// Their minikube overlay patches the Job's image (to srvthreds/cmd-runner):
+// left in place, that patch wins over the component, which is why the README
+// says to delete it. The test keeps that step honest: with the patch, the Job
+// runs their image; without it, ours.
+func TestSrvthredsOverlayImagePatchWins(t *testing.T) {
+	root := srvthredsTree(t)
+	dir := filepath.Join(root, "overlays", "minikube")
+	patch := `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: srvthreds-bootstrap
+  namespace: srvthreds
+spec:
+  template:
+    spec:
+      containers:
+        - name: srvthreds-bootstrap
+          image: srvthreds/cmd-runner:latest
+`
+	if err := os.WriteFile(filepath.Join(dir, "srvthreds-bootstrap.yaml"), []byte(patch), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kust := filepath.Join(dir, "kustomization.yaml")
+	data, err := os.ReadFile(kust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPatch := strings.Replace(string(data), "  - path: configmap-minikube.yaml\n",
+		"  - path: configmap-minikube.yaml\n  - path: srvthreds-bootstrap.yaml\n", 1)
+	if withPatch == string(data) {
+		t.Fatal("minikube overlay: no patches: entry to extend")
+	}
+	if err := os.WriteFile(kust, []byte(withPatch), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := container(t, &build(t, dir).theJob(t).Spec.Template.Spec, srvthredsJob)
+	if got, want := c.Image, "srvthreds/cmd-runner:latest"; got != want {
+		t.Errorf("with their image patch: Job image %q, want %q (the README's step to delete it is then moot)", got, want)
 	}
 }
 
