@@ -24,6 +24,14 @@ const (
 // re-apply would write compare with those stored, ignoring "modified".
 type StepDiff = step.Diff
 
+// DocChange is one document a re-apply would change, named by its step's
+// key, with its changed fields (secret-looking ones masked).
+type DocChange = step.DocChange
+
+// FieldChange is one changed field of a DocChange: its dotted path, old
+// and new values.
+type FieldChange = step.FieldChange
+
 // PlanEntry is what a run would do with one profile.
 type PlanEntry struct {
 	Profile     string   `json:"profile"`

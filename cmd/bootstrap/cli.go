@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/lmittmann/tint"
@@ -158,16 +159,21 @@ func execute(ctx context.Context, args []string, pio stdio) (code int) {
 		return exitInternal
 	}
 	var log *slog.Logger
+	var kctx *kong.Context
+	var t0 time.Time
 	defer func() {
 		if r := recover(); r != nil {
 			code = recovered(r, log, stderr)
 			if _, kong := r.(exitPanic); !kong {
 				pio.Shutdown.releaseHeld() // a panic under the lock: don't block the others for a ttl
+				if !t0.IsZero() {
+					writeReport(kctx, stdout, code, fmt.Errorf("panic: %v", r), time.Since(t0), log)
+				}
 			}
 		}
 	}()
 	completeIfAsked(parser)
-	kctx, err := parser.Parse(args)
+	kctx, err = parser.Parse(args)
 	if err != nil && only != "" {
 		// Report the error against the whole command line, as always.
 		c = cli{}
@@ -189,11 +195,13 @@ func execute(ctx context.Context, args []string, pio stdio) (code int) {
 	kctx.Bind(&buildInfo{Version: version, Commit: commit, Date: date})
 	pio.Pretty = logs.format == "pretty"
 	kctx.Bind(&pio)
+	t0 = time.Now()
 	err = kctx.Run()
 	code = exitCode(err)
 	if err != nil {
 		log.Error("bootstrap failed", "command", kctx.Command(), "exit_code", code, "err", err)
 	}
+	writeReport(kctx, stdout, code, err, time.Since(t0), log)
 	c.writeTermination(kctx, code, err, log)
 	return code
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -91,22 +93,56 @@ func (c *planCmd) print(io *stdio, plan []runner.PlanEntry) error {
 			fmt.Fprintf(io.Out, "  %d. %s\n", i+1, s)
 		}
 		for _, d := range e.Diff {
-			fmt.Fprintf(io.Out, "  diff %s %s: %d to insert, %d to change, %d unchanged", d.Step, d.Collection, d.Insert, d.Change, d.Unchanged)
-			if len(d.Changed) > 0 {
-				more := ""
-				if d.Change > len(d.Changed) {
-					more = ", ..."
-				}
-				fmt.Fprintf(io.Out, "; changed: %s%s", strings.Join(d.Changed, ", "), more)
-			}
-			if d.Note != "" {
-				fmt.Fprintf(io.Out, " (%s)", d.Note)
-			}
-			fmt.Fprintln(io.Out)
+			printDiff(io.Out, d)
 		}
 		for _, w := range e.Warnings {
 			fmt.Fprintf(io.Out, "  warning: %s\n", w)
 		}
 	}
 	return nil
+}
+
+// shownMax is the most characters of a value a text plan shows.
+const shownMax = 100
+
+// printDiff writes one step's diff: its counts, the documents (or Redis
+// keys) it changes, and each changed document's fields, old -> new.
+func printDiff(w io.Writer, d runner.StepDiff) {
+	fmt.Fprintf(w, "  diff %s %s: %d to insert, %d to change, %d unchanged", d.Step, d.Collection, d.Insert, d.Change, d.Unchanged)
+	if len(d.Changed) > 0 {
+		more := ""
+		if d.Change > len(d.Changed) {
+			more = ", ..."
+		}
+		fmt.Fprintf(w, "; changed: %s%s", strings.Join(d.Changed, ", "), more)
+	}
+	if d.Note != "" {
+		fmt.Fprintf(w, " (%s)", d.Note)
+	}
+	fmt.Fprintln(w)
+	for _, c := range d.Changes {
+		fmt.Fprintf(w, "    ~ %s", c.Key)
+		if c.Note != "" {
+			fmt.Fprintf(w, " (%s)", c.Note)
+		}
+		fmt.Fprintln(w)
+		for _, f := range c.Fields {
+			fmt.Fprintf(w, "        %s: %s -> %s\n", f.Path, shownValue(f.Old), shownValue(f.New))
+		}
+		if c.More > 0 {
+			fmt.Fprintf(w, "        ... and %d more fields\n", c.More)
+		}
+	}
+}
+
+// shownValue is a field's value in a text plan: its JSON, cut to
+// shownMax characters, or "(none)" when the field is absent.
+func shownValue(v json.RawMessage) string {
+	if v == nil {
+		return "(none)"
+	}
+	if r := []rune(string(v)); len(r) > shownMax {
+		return string(r[:shownMax]) + "..."
+	}
+	return string(v)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
 )
@@ -14,7 +15,10 @@ import (
 // and nothing else (the legacy `-c`); the profile's marker is deleted so
 // that the next run applies it again. Audited.
 type resetCmd struct {
-	result *runner.Result // set by Run, for the termination message
+	result *runner.Result // set by Run, for the termination message and the report
+	set    *profiles.Set  // set by Run: the profiles requested, in order
+
+	outputFlag
 
 	profileFlags
 	connFlags
@@ -32,6 +36,7 @@ func (c *resetCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io 
 	if err != nil {
 		return err
 	}
+	c.set = set
 	rn, closeDBs, err := lockedRunner(ctx, &c.connFlags, &c.lockFlags, c.LockWait, runEnv{log, bi, io})
 	if err != nil {
 		return err
@@ -39,6 +44,9 @@ func (c *resetCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io 
 	defer closeDBs()
 	res, err := rn.Reset(ctx, set)
 	c.result = res
+	if c.json() {
+		return err // the report says it
+	}
 	for _, p := range res.Profiles {
 		removed := int64(0)
 		for _, s := range p.Steps {

@@ -7,13 +7,18 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/srvthreds/bootstrap/runner"
 )
 
 // rollbackCmd is `bootstrap rollback`: under the lock, it restores one
 // profile to an earlier version from the snapshots that runs took before
 // re-applying it, and writes that version's marker. It is audited.
 type rollbackCmd struct {
-	done []profileOutcome // set by Run, for the termination message
+	done []profileOutcome       // set by Run, for the termination message
+	res  *runner.RollbackResult // set by Run, for the report
+
+	outputFlag
 
 	profileFlags
 	connFlags
@@ -47,9 +52,9 @@ func (c *rollbackCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, 
 	}
 	defer closeDBs()
 	res, err := rn.Rollback(ctx, p, c.To)
-	c.done = rollbackOutcome(p.Name, res, err)
-	if err != nil {
-		return err
+	c.done, c.res = rollbackOutcome(p.Name, res, err), res
+	if err != nil || c.json() {
+		return err // with -o json, the report says it
 	}
 	fmt.Fprintf(io.Out, "rolled back %s from %s to %s (fence %d): %d documents restored, %d deleted; "+
 		"%d redis keys restored, %d deleted; %d set memberships restored\n",

@@ -11,6 +11,7 @@ import (
 	"github.com/srvthreds/bootstrap/health"
 	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
+	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
 	"github.com/srvthreds/bootstrap/store"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -19,7 +20,11 @@ import (
 // runCmd is `bootstrap run`: apply the selected profiles, in dependency
 // order, under the lock.
 type runCmd struct {
-	result *runner.Result // set by Run, for the termination message
+	result *runner.Result // set by Run, for the termination message and the report
+	set    *profiles.Set  // set by Run: the profiles requested, in order
+	runID  string         // set by Run
+
+	outputFlag
 
 	profileFlags
 	connFlags
@@ -65,14 +70,16 @@ func (c *runCmd) options() runner.Options {
 // serving /livez, /readyz, /status and /metrics meanwhile.
 func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
 	if c.DryRun {
-		p := planCmd{profileFlags: c.profileFlags, connFlags: c.connFlags, Force: c.Force, Reset: c.Reset, Verify: c.Verify}
+		p := planCmd{profileFlags: c.profileFlags, connFlags: c.connFlags, outputFlag: c.outputFlag, Force: c.Force, Reset: c.Reset, Verify: c.Verify}
 		return p.Run(ctx, log, io)
 	}
 	set, err := c.load(log, false)
 	if err != nil {
 		return err
 	}
+	c.set = set
 	runID := runner.NewRunID()
+	c.runID = runID
 	runLog := log // the runner adds run_id to its own lines
 	log = log.With("run_id", runID)
 	sd := io.Shutdown

@@ -42,9 +42,9 @@ func currentBuild() *buildInfo {
 
 // dataCommand is implemented by the commands whose stdout is data:
 // plan, status, history, validate, version, convert, completion, and any
-// command given -o json. Their log lines go to stderr so that stdout stays
-// parseable; the other commands (run, wait, reset, rollback, unlock) log to
-// stdout.
+// command given -o json (wait, run, reset, rollback, unlock). Their log
+// lines go to stderr so that stdout stays parseable; otherwise run, wait,
+// reset, rollback and unlock log to stdout.
 type dataCommand interface {
 	dataOnStdout() bool
 }
@@ -57,7 +57,10 @@ func (*versionCmd) dataOnStdout() bool    { return true }
 func (*convertCmd) dataOnStdout() bool    { return true }
 func (*completionCmd) dataOnStdout() bool { return true }
 func (c *waitCmd) dataOnStdout() bool     { return c.json() }
-func (c *runCmd) dataOnStdout() bool      { return c.DryRun } // the plan
+func (c *runCmd) dataOnStdout() bool      { return c.DryRun || c.json() } // the plan, or the report
+func (c *resetCmd) dataOnStdout() bool    { return c.json() }
+func (c *rollbackCmd) dataOnStdout() bool { return c.json() }
+func (c *unlockCmd) dataOnStdout() bool   { return c.json() }
 
 // selectedCommand returns the struct of the command kong selected (a
 // pointer), or nil.

@@ -1,7 +1,8 @@
 // Package redact renders connection strings and URLs for logs, plans and
 // audit records without their secrets. It never echoes what it cannot
 // parse: a MongoDB or Redis URI becomes its scheme, hosts, ports, database
-// and user, built from a parse of it, or "unparseable URI".
+// and user, built from a parse of it, or "unparseable URI". SecretName
+// tells which field names look like they hold a secret.
 package redact
 
 import (

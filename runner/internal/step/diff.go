@@ -11,20 +11,24 @@ import (
 	"github.com/srvthreds/bootstrap/internal/mongox"
 )
 
-// diffListed is how many changed _ids a Diff lists.
+// diffListed is how many changed documents (or Redis keys) a Diff lists.
 const diffListed = 10
 
 // Diff tells, for the documents of one step in one collection, how those a
 // re-apply would write compare with those stored, ignoring the DocSet's
 // Ignore fields.
 type Diff struct {
-	Step       string   `json:"step"`       // "<index>:<kind>"
-	Collection string   `json:"collection"` // "<db>.<collection>"
-	Insert     int      `json:"insert"`     // no stored document
-	Change     int      `json:"change"`     // a stored document that differs
-	Unchanged  int      `json:"unchanged"`
-	Changed    []string `json:"changed,omitempty"` // the _ids of the first changed documents (at most 10)
-	Note       string   `json:"note,omitempty"`
+	Step       string `json:"step"`       // "<index>:<kind>"
+	Collection string `json:"collection"` // "<db>.<collection>"
+	Insert     int    `json:"insert"`     // no stored document
+	Change     int    `json:"change"`     // a stored document that differs
+	Unchanged  int    `json:"unchanged"`
+	// Changed names the first changed documents (at most 10) by the step's
+	// key (DocChange.Key), or the Redis keys that differ.
+	Changed []string `json:"changed,omitempty"`
+	// Changes are the fields that differ in each document Changed names.
+	Changes []DocChange `json:"changes,omitempty"`
+	Note    string      `json:"note,omitempty"`
 }
 
 // compared returns the fields of ds's documents that a comparison keeps: for
@@ -88,11 +92,9 @@ func DiffDocs(ctx context.Context, mc *mongo.Client, stepName string, ds *DocSet
 			}
 			d.Change++
 			if len(d.Changed) < diffListed {
-				id := k
-				if v, err := docs[0].LookupErr("_id"); err == nil {
-					id = v
-				}
-				d.Changed = append(d.Changed, mongox.DisplayValue(id))
+				c := docChange(ds.keyName(k), got, want[vk])
+				d.Changed = append(d.Changed, c.Key)
+				d.Changes = append(d.Changes, c)
 			}
 		}
 		return nil
