@@ -75,6 +75,9 @@ func documented(f *kong.Flag) bool {
 // newFlagRow is the row of f as cmd declares it.
 func newFlagRow(f *kong.Flag, cmd string) *flagRow {
 	names := []string{"`--" + f.Name + "`"}
+	for _, a := range f.Aliases {
+		names = append(names, "`--"+a+"`")
+	}
 	if f.Short != 0 {
 		names = append([]string{"`-" + string(f.Short) + "`"}, names...)
 	}

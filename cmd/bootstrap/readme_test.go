@@ -166,7 +166,7 @@ type docCLI struct {
 		Other  int    `help:"Another help,   spaced." default:"3" env:"X_OTHER"`
 	} `cmd:"" help:"Second."`
 	Three struct {
-		Shared string `short:"s" help:"Declared otherwise." env:"X_SHARED_3"`
+		Shared string `short:"s" aliases:"common" help:"Declared otherwise." env:"X_SHARED_3"`
 	} `cmd:"" help:"Third."`
 }
 
@@ -190,13 +190,13 @@ func TestFlagsTable(t *testing.T) {
 			"| `-s`, `--shared` | `X_SHARED` | `a` | all but `three` | A flag \\| with a pipe. |\n" +
 			"| `--hidden` | `X_HIDDEN` |  | `one` | Only for &lt;tests>. (Not shown by --help.) |\n" +
 			"| `--other` | `X_OTHER` | `3` | `two` | Another help, spaced. |\n" +
-			"| `-s`, `--shared` | `X_SHARED_3` |  | `three` | Declared otherwise. |\n"},
+			"| `-s`, `--shared`, `--common` | `X_SHARED_3` |  | `three` | Declared otherwise. |\n"},
 		{name: "a_table_per_group", model: &docGroupedCLI{}, want: "**General**\n\n" + header +
 			"| `--verbose` | `X_VERBOSE` |  | all | Global flag. |\n" +
 			"| `-s`, `--shared` | `X_SHARED` | `a` | `one`, `two` | A flag \\| with a pipe. |\n" +
 			"| `--hidden` | `X_HIDDEN` |  | `one` | Only for &lt;tests>. (Not shown by --help.) |\n" +
 			"| `--other` | `X_OTHER` | `3` | `two` | Another help, spaced. |\n" +
-			"| `-s`, `--shared` | `X_SHARED_3` |  | `three` | Declared otherwise. |\n" +
+			"| `-s`, `--shared`, `--common` | `X_SHARED_3` |  | `three` | Declared otherwise. |\n" +
 			"\n**Connection**\n\n" + header +
 			"| `--conn` | `X_CONN` |  | `four` | Grouped. |\n"},
 	}
