@@ -40,7 +40,7 @@ TEST_RUNNER_IMAGE := $(or $(BOOTSTRAP_TEST_RUNNER_IMAGE),$(IMAGE):$(SHORT))
 # Extra go test flags, e.g. make test GOTESTFLAGS=-v
 GOTESTFLAGS ?=
 
-.PHONY: build sbom image minikube-load test test-images test-stress test-unit lint demo bench version clean help
+.PHONY: build sbom image minikube-load test test-images test-stress test-unit lint docs demo bench version clean help
 
 build: ## bin/bootstrap, a static binary (CGO off)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/bootstrap ./cmd/bootstrap
@@ -116,6 +116,12 @@ lint: $(STATICCHECK) ## go vet and staticcheck on every module; gofmt must have 
 	done
 	@out=$$(gofmt -l $$(find . -type f -name '*.go' -not -path './.*')); \
 	if [ -n "$$out" ]; then echo "gofmt -l reports unformatted files:"; echo "$$out"; exit 1; fi
+
+# The README's table of flags and variables is generated from the command
+# line's model (cmd/bootstrap/flagdoc_test.go); a unit test fails while it is
+# stale.
+docs: ## regenerate the flags and environment table of README.md from the command line
+	BOOTSTRAP_UPDATE_README=1 $(GO) test -count=1 -run '^TestREADME_flags_table_is_current$$' ./cmd/bootstrap
 
 demo: ## a scripted demonstration against local containers
 	./scripts/demo.sh

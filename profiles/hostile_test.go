@@ -260,7 +260,7 @@ func TestLoad_file_over_the_limit_is_not_read(t *testing.T) {
 
 // TestLoad_many_duplicate_ids checks that thousands of problems in one
 // file are listed up to the limit and counted (their positions are found
-// in one pass; see the README for the time).
+// in one pass; see docs/limits.md for the time).
 func TestLoad_many_duplicate_ids(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("[")

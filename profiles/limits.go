@@ -14,7 +14,7 @@ import (
 )
 
 // Defaults of Limits. They keep the validation of a profile at the limits
-// well under the 128Mi memory limit of the Job (see the README).
+// well under the 128Mi memory limit of the Job (see docs/limits.md).
 const (
 	// DefaultMaxFileSize bounds each JSON file (and a body file) a profile
 	// reads: 8 MiB.

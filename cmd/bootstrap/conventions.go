@@ -12,7 +12,7 @@ import (
 )
 
 // conventions are the global flags and commands that users of command line
-// tools expect (§7): --version, --no-color and NO_COLOR, the
+// tools expect: --version, --no-color and NO_COLOR, the
 // termination message's path, and shell completion.
 type conventions struct {
 	ShowVersion    versionFlag `name:"version" help:"Print version, commit and build date, and exit (same as the version command)."`

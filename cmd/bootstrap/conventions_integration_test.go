@@ -11,7 +11,7 @@ import (
 // Against real servers, in-process: each report's -o json is one JSON
 // document on stdout with the log lines on stderr; wait -o json reports
 // both its timeout and its success; the run's termination message names each
-// profile's outcome and version (§7).
+// profile's outcome and version.
 func TestConventions_json_reports_and_termination_message(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)

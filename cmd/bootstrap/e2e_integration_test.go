@@ -17,8 +17,8 @@ import (
 const runTimeout = 3 * time.Minute
 
 // The runner image against real databases: status on a fresh environment,
-// and unreachable databases named in the error, passwords never logged
-// (§6, §7).
+// and unreachable databases named in the error (exit 6), passwords never
+// logged.
 func TestStatus_reports_state_and_unreachable_databases(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -82,7 +82,7 @@ func TestStatus_reports_state_and_unreachable_databases(t *testing.T) {
 }
 
 // The example profiles of the image: applied once, then skipped; the demo
-// admin's password is stored hashed and never logged (§2.1, §4).
+// admin's password is stored hashed and never logged.
 func TestRun_example_profiles_apply_once_then_skip(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)
@@ -188,7 +188,7 @@ func TestRun_invalid_profile_writes_nothing(t *testing.T) {
 
 // A step that fails fails the run with exit 7; the profile is audited as
 // failed with the step's error, no marker is written and the lock is
-// released (§6).
+// released.
 func TestRun_failing_exec_step_exits_7(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)

@@ -449,7 +449,7 @@ func TestLock_redis_fault_during_run_exits_5(t *testing.T) {
 }
 
 // A runner that can't get the lock within --lock-wait exits 4 and names
-// who holds it (§6).
+// who holds it.
 func TestLock_wait_exceeded_exits_4_naming_holder(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)

@@ -11,7 +11,7 @@ import (
 
 // Redis going away while a runner waits for the lock that another holds is
 // retried until --lock-wait ends: exit 4 (not 1 at once), the error naming
-// the holder seen and the last Redis error (§6).
+// the holder seen and the last Redis error.
 func TestLockWait_redis_errors_retried_until_the_wait_ends(t *testing.T) {
 	t.Parallel()
 	// Redis must be stopped before the wait ends, however slow the

@@ -21,7 +21,7 @@ const exitMargin = 10 * time.Second
 
 // SIGTERM (what Kubernetes and docker stop send) and SIGINT stop a run at
 // once: the profile is audited interrupted, no marker is written, the lock
-// is released, and the exit code is 128+signal (§6).
+// is released, and the exit code is 128+signal.
 func TestSignals_interrupt_run_mid_profile(t *testing.T) {
 	t.Parallel()
 	const grace = 5 * time.Second

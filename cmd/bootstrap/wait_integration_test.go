@@ -14,7 +14,7 @@ const waitPollMax = 5 * time.Second
 
 // `bootstrap wait`, the initContainer of the services: it blocks until the
 // bootstrap run has applied its profiles at this image's versions, and
-// gives up with exit 4 while an older version is applied (§6).
+// gives up with exit 4 while an older version is applied.
 func TestWait_initContainer(t *testing.T) {
 	t.Parallel()
 	env := harness.Start(t)

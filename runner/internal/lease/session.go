@@ -2,9 +2,9 @@
 // under the lock. A Session is built from an acquired lease; it renews the
 // lease, knows until when it is still ours, and owns every write made under
 // it: MongoDB attempts (through mongox, as a mongox.Window), Redis batches,
-// the marker, the Redis record and snapshot chunks. The README's table "The
-// lock and what is fenced" names, row by row, the method here that enforces
-// it.
+// the marker, the Redis record and snapshot chunks. docs/locking.md ("What
+// is fenced, and how") names, for each kind of write, the method here that
+// enforces it.
 //
 // Three words, three things:
 //
