@@ -16,11 +16,11 @@ import (
 type resetCmd struct {
 	result *runner.Result // set by Run, for the termination message
 
-	profileFlags
-	connFlags
-	lockFlags
+	profileFlags `set:"what=reset"`
+	connFlags    `group:"connection"`
+	lockFlags    `group:"lock"`
 
-	LockWait time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+	LockWait time.Duration `group:"lock" help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
 }
 
 // Validate checks the lock flags.

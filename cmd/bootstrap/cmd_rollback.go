@@ -15,12 +15,12 @@ import (
 type rollbackCmd struct {
 	done []profileOutcome // set by Run, for the termination message
 
-	profileFlags
-	connFlags
-	lockFlags
+	profileFlags `set:"what=roll back (exactly one)"`
+	connFlags    `group:"connection"`
+	lockFlags    `group:"lock"`
 
 	To       string        `help:"Version to restore, or a unique prefix of one (default: the version before the current one)." env:"BOOTSTRAP_ROLLBACK_TO" placeholder:"VERSION"`
-	LockWait time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+	LockWait time.Duration `group:"lock" help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
 }
 
 // Validate checks that exactly one profile is named.

@@ -14,10 +14,10 @@ import (
 // unlockCmd is `bootstrap unlock`: it breaks a stale lock, and refuses while
 // the holder still renews its lease unless --force. It is audited.
 type unlockCmd struct {
-	connFlags
-	lockFlags
+	connFlags `group:"connection"`
+	lockFlags `group:"lock"`
 
-	Force    bool   `help:"Break the lock even while its holder renews it." env:"BOOTSTRAP_FORCE"`
+	Force    bool   `help:"Break the lock even while its holder renews it." env:"BOOTSTRAP_UNLOCK_FORCE"`
 	Database string `help:"Database of the audit record." default:"nr" env:"BOOTSTRAP_AUDIT_DATABASE"`
 }
 
