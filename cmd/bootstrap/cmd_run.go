@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,7 +106,8 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	opts := c.options()
 	opts.RunID, opts.Host, opts.Image = runID, host, bi.Version
-	opts.Log, opts.Reporter, opts.Env, opts.OnLease = runLog, withProgressBar(state, io), c.env(io), sd.held
+	rep := withETAWarning(state, log, cmp.Or(c.Timeout, runner.DefaultTimeout))
+	opts.Log, opts.Reporter, opts.Env, opts.OnLease = runLog, withProgressBar(rep, io), c.env(io), sd.held
 	rn, err := runner.New(runner.Stores{Mongo: mc, Redis: rc, Locker: locker}, &opts)
 	if err != nil {
 		return err

@@ -51,13 +51,13 @@ func errNoProfiles(dir string) error {
 // checkNamed returns, when a name of want is not a profile of available, an
 // error that matches profiles.ErrInvalid (as the loader's own does), naming
 // each unknown profile, the closest available names and every available one.
-func checkNamed(dir string, want, available []string) error {
+func checkNamed(want, available []string) error {
 	var ps []profiles.Problem
 	for _, n := range want {
 		if n == "" || slices.Contains(available, n) {
 			continue
 		}
-		msg := fmt.Sprintf("no such profile in %s", dir)
+		msg := "no such profile"
 		if near := closest(n, available); len(near) > 0 {
 			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(near, " or "))
 		}
@@ -76,14 +76,15 @@ func checkNamed(dir string, want, available []string) error {
 
 // closest returns the names of candidates at the smallest edit distance
 // from name, when that distance is small for the name's length (at most a
-// third of it, and 3); a candidate that starts with name also counts.
+// third of it, and 3); a candidate that starts with name counts as one
+// edit away.
 func closest(name string, candidates []string) []string {
 	limit := min(3, max(1, len(name)/3))
 	best, out := limit+1, []string(nil)
 	for _, c := range candidates {
 		d := levenshtein.ComputeDistance(name, c)
-		if strings.HasPrefix(c, name) && d > limit {
-			d = limit
+		if strings.HasPrefix(c, name) {
+			d = min(d, 1)
 		}
 		switch {
 		case d < best:
@@ -109,7 +110,7 @@ func loadProfiles(dir string, names []string, opts *profiles.Options) (*profiles
 	if len(available) == 0 {
 		return nil, errNoProfiles(dir)
 	}
-	if err := checkNamed(dir, splitNames(names), available); err != nil {
+	if err := checkNamed(splitNames(names), available); err != nil {
 		return nil, fmt.Errorf("profiles in %s: %w", dir, err)
 	}
 	fsys := profiles.DirFS(dir)
