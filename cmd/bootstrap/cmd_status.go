@@ -72,6 +72,11 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	if c.json() {
 		return writeJSON(io.Out, rep)
 	}
+	return printStatus(io, rep)
+}
+
+// printStatus writes rep as a table, then the lock's holder.
+func printStatus(io *stdio, rep statusReport) error {
 	applied := 0
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tDATABASE\tSTATE\tIMAGE VERSION\tAPPLIED VERSION\tAPPLIED AT\tRUN\tHOST\tIMAGE\tSNAPSHOTS")
@@ -94,9 +99,9 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	}
 	if h := rep.Lock; h != nil {
 		fmt.Fprintf(io.Out, "lock %s: held by run %s on %s (image %s, fence %d) since %s, renewed %s, expires in %s\n",
-			c.LockName, h.RunID, h.Host, h.Image, h.Fence, h.Since.Format(time.RFC3339), h.Renewed.Format(time.RFC3339), h.TTL)
+			rep.LockName, h.RunID, h.Host, h.Image, h.Fence, h.Since.Format(time.RFC3339), h.Renewed.Format(time.RFC3339), h.TTL)
 	} else {
-		fmt.Fprintf(io.Out, "lock %s: free\n", c.LockName)
+		fmt.Fprintf(io.Out, "lock %s: free\n", rep.LockName)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 // profileShape says what the profiles directory must hold, for errors about
 // a directory that holds none.
 const profileShape = "a profile is a sub-directory NAME/ holding a profile.yaml, or srvthreds' run-config/, " +
-	"patterns/ and Handler.ts (see examples/profiles)"
+	"patterns/ and Handler.ts, as in examples/profiles"
 
 // profileNames lists the profiles of the directory dir as profiles.LoadAll
 // finds them: its sub-directories (or links to one) whose names start with
@@ -44,7 +44,7 @@ func profileNames(dir string) ([]string, error) {
 // errNoProfiles is a profiles directory that holds no profile: a usage
 // error (the wrong directory, such as a Go package named profiles).
 func errNoProfiles(dir string) error {
-	return usageError{fmt.Errorf("profiles dir %s holds no profile (%s); name the directory with --profiles-dir or BOOTSTRAP_PROFILES_DIR",
+	return usageError{fmt.Errorf("profiles dir %s holds no profile: %s; name the directory with --profiles-dir or BOOTSTRAP_PROFILES_DIR",
 		dir, profileShape)}
 }
 
