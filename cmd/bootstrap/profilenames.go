@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -96,8 +95,6 @@ func closest(name string, candidates []string) []string {
 	return out
 }
 
-// isNotExist reports whether err says that a path does not exist.
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // loadProfiles loads the profiles named (every profile of dir when none
 // is): an unknown name is refused with the closest names and the list of
