@@ -95,7 +95,6 @@ func closest(name string, candidates []string) []string {
 	return out
 }
 
-
 // loadProfiles loads the profiles named (every profile of dir when none
 // is): an unknown name is refused with the closest names and the list of
 // profiles, and a directory without any profile is a usage error.
