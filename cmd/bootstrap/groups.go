@@ -14,7 +14,8 @@ const (
 	groupOutput     = "output"     // reports and logs
 )
 
-// flagGroups are the groups of the help, in the order it lists them.
+// flagGroups are the titles of the groups (kong.ExplicitGroups). The help
+// lists a command's groups in the order its flags are declared in.
 func flagGroups() []kong.Group {
 	return []kong.Group{
 		{Key: groupProfiles, Title: "Profiles:"},
