@@ -75,6 +75,9 @@ func badCases() []badCase {
 		{"negative_limit", profile(map[string]string{"a/data/d.json": `{"_id": 1}`}), []string{"--max-documents", "-1"}, exitUsage, "--max-documents"},
 		{"malformed_mongo_uri_with_a_password", profile(map[string]string{"a/data/d.json": `{"_id": 1}`}), []string{"--mongo-uri", "mongodb://admin:" + badSecret + "/x+@mongo:27017/nr"}, exitUsage, "mongo"},
 		{"unknown_flag", profile(map[string]string{"a/data/d.json": `{"_id": 1}`}), []string{"--colour"}, exitUsage, "--colour"},
+		{"unknown_profile", map[string]string{"b/profile.yaml": docsYAML, "b/data/d.json": `{"_id": 1}`}, nil, exitInvalid, "did you mean b?"},
+		{"profiles_dir_without_profiles", map[string]string{"profiles.go": "package profiles\n"}, nil, exitUsage, "holds no profile"},
+		{"health_addr_not_an_address", profile(map[string]string{"a/data/d.json": `{"_id": 1}`}), []string{"--health-addr", "nowhere:no-port"}, exitUsage, "--health-addr"},
 		{"cluster_and_sentinel", profile(map[string]string{"a/data/d.json": `{"_id": 1}`}), []string{"--redis-cluster", "--redis-sentinel-master", "m"}, exitUsage, "--redis-cluster"},
 	}
 }

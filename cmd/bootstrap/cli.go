@@ -35,6 +35,7 @@ type cli struct {
 	Reset    resetCmd    `kong:"-"`
 	Convert  convertCmd  `kong:"-"`
 	Version  versionCmd  `kong:"-"`
+	HelpCmd  helpCmd     `kong:"-"`
 
 	conventions
 }
@@ -80,6 +81,7 @@ func (c *cli) commands() []command {
 		{"convert", "Write the manifest form of a srvthreds-form profile (Handler.ts included).", &c.Convert, nil},
 		{"version", "Print version, commit and build date.", &c.Version, nil},
 		{"completion", "Print a shell completion script: bash, zsh or fish.", &c.Completion, nil},
+		{"help", "Show the help of a command, with its examples: bootstrap help run.", &c.HelpCmd, nil},
 	}
 }
 
@@ -101,6 +103,7 @@ func newParserFor(c *cli, out, errw io.Writer, getenv func(string) string, only 
 		kong.Writers(out, errw),
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
 		kong.Resolvers(envResolver(getenv)),
+		kong.ExplicitGroups(flagGroups()),
 	}
 	for _, cmd := range c.commands() {
 		if only == "" || cmd.name == only {
@@ -135,7 +138,7 @@ func commandInArgs(c *cli, args []string, getenv func(string) string) string {
 			return "" // a command's flag before any command: run's, or a usage error
 		default:
 			for _, cmd := range c.commands() {
-				if cmd.name == a && !slices.ContainsFunc(args[i+1:], isHelpFlag) {
+				if cmd.name == a && a != "help" && !slices.ContainsFunc(args[i+1:], isHelpFlag) {
 					return a
 				}
 			}
@@ -172,7 +175,7 @@ func execute(ctx context.Context, args []string, pio stdio) (code int) {
 			}
 		}
 	}()
-	completeIfAsked(parser)
+	completeIfAsked(parser, getenv)
 	kctx, err = parser.Parse(args)
 	if err != nil && only != "" {
 		// Report the error against the whole command line, as always.

@@ -20,6 +20,7 @@ func TestCommandInArgs(t *testing.T) {
 		{[]string{"status", "--help"}, ""},
 		{[]string{"--version"}, ""},
 		{[]string{"bogus"}, ""},
+		{[]string{"help", "run"}, ""}, // help needs the command it describes
 	} {
 		var c cli
 		if got := commandInArgs(&c, tc.args, env); got != tc.want {

@@ -17,9 +17,9 @@ import (
 // convertCmd is `bootstrap convert`: it writes the manifest form of a
 // srvthreds-form profile, Handler.ts included.
 type convertCmd struct {
-	ProfilesDir       string `help:"Directory of profiles." default:"./profiles" env:"BOOTSTRAP_PROFILES_DIR" placeholder:"DIR"`
-	Profile           string `short:"p" required:"" help:"The srvthreds-form profile to convert." env:"BOOTSTRAP_PROFILE" placeholder:"NAME"`
-	Out               string `help:"Directory to write, absent or empty (default ./NAME-manifest)." env:"BOOTSTRAP_CONVERT_OUT" placeholder:"DIR"`
+	ProfilesDir       string `group:"profiles" help:"Directory of profiles." default:"./profiles" env:"BOOTSTRAP_PROFILES_DIR" placeholder:"DIR" predictor:"dir"`
+	Profile           string `group:"profiles" predictor:"profile" short:"p" required:"" help:"The srvthreds-form profile to convert." env:"BOOTSTRAP_PROFILE" placeholder:"NAME"`
+	Out               string `help:"Directory to write, absent or empty (default ./NAME-manifest)." env:"BOOTSTRAP_CONVERT_OUT" placeholder:"DIR" predictor:"dir"`
 	PasswordEnvPrefix string `help:"Write inline passwords as passwordFrom: {env: P_<ID>} instead of inline." env:"BOOTSTRAP_PASSWORD_ENV_PREFIX" placeholder:"P"`
 }
 

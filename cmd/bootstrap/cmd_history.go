@@ -9,16 +9,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
 )
 
 // historyCmd is `bootstrap history`.
 type historyCmd struct {
-	profileFlags
-	connFlags
+	recordFlags `set:"what=show the records of"`
+	connFlags   `group:"connection"`
 
-	Limit int `help:"Show at most this many records." default:"50" env:"BOOTSTRAP_LIMIT"`
-	outputFlag
+	Limit      int `help:"Show at most this many records." default:"50" env:"BOOTSTRAP_LIMIT"`
+	outputFlag `group:"output"`
 }
 
 // Validate refuses a negative --limit (0 shows every record).
@@ -32,7 +33,7 @@ func (c *historyCmd) Validate() error {
 // Run prints the audit records of the selected profiles' databases, newest
 // first.
 func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
-	set, err := c.load(log, true)
+	set, err := c.recordFlags.load(log)
 	if err != nil {
 		return err
 	}
@@ -41,27 +42,9 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 		return err
 	}
 	defer disconnect(ctx, io.Shutdown, mc, nil)
-	st := store.New(mc)
-
-	byDB := map[string][]string{}
-	var dbs []string
-	for _, p := range set.Profiles {
-		if _, ok := byDB[p.Database]; !ok {
-			dbs = append(dbs, p.Database)
-		}
-		byDB[p.Database] = append(byDB[p.Database], p.Name)
-	}
-	var recs []store.AuditRecord
-	for _, db := range dbs {
-		var names []string
-		if len(c.Profile) > 0 {
-			names = byDB[db]
-		}
-		r, err := st.History(ctx, db, names, c.Limit)
-		if err != nil {
-			return err
-		}
-		recs = append(recs, r...)
+	recs, err := c.read(ctx, store.New(mc), set)
+	if err != nil {
+		return err
 	}
 	slices.SortStableFunc(recs, func(a, b store.AuditRecord) int { return b.At.Compare(a.At) })
 	if c.Limit > 0 && len(recs) > c.Limit {
@@ -84,4 +67,43 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 			short(r.Version), time.Duration(r.DurationMs)*time.Millisecond, r.RunID, r.Fence, r.Host, r.Image, r.Error)
 	}
 	return tw.Flush()
+}
+
+// read returns the audit records of the databases of set's profiles, and of
+// --database for the profiles named that set does not hold (every record
+// there when set is nil and none is named).
+func (c *historyCmd) read(ctx context.Context, st *store.Store, set *profiles.Set) ([]store.AuditRecord, error) {
+	byDB := map[string][]string{}
+	var dbs []string
+	add := func(db, name string) {
+		if _, ok := byDB[db]; !ok {
+			dbs = append(dbs, db)
+		}
+		if name != "" {
+			byDB[db] = append(byDB[db], name)
+		}
+	}
+	if set != nil {
+		for _, p := range set.Profiles {
+			add(p.Database, p.Name)
+		}
+	}
+	if missing := c.missing(set); set == nil || len(missing) > 0 {
+		add(c.Database, "")
+		byDB[c.Database] = append(byDB[c.Database], missing...)
+	}
+	all := len(c.Profile) == 0
+	var recs []store.AuditRecord
+	for _, db := range dbs {
+		var names []string
+		if !all {
+			names = byDB[db]
+		}
+		r, err := st.History(ctx, db, names, c.Limit)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r...)
+	}
+	return recs, nil
 }

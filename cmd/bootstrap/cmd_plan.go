@@ -14,9 +14,9 @@ import (
 
 // planCmd is `bootstrap plan` (and `run --dry-run`): it writes nothing.
 type planCmd struct {
-	profileFlags
-	connFlags
-	outputFlag
+	profileFlags `set:"what=plan"`
+	connFlags    `group:"connection"`
+	outputFlag   `group:"output"`
 
 	Force   bool `help:"Plan as if --force were given." env:"BOOTSTRAP_FORCE"`
 	Reset   bool `help:"Show what --reset would drop." env:"BOOTSTRAP_RESET"`

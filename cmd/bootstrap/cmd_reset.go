@@ -20,11 +20,11 @@ type resetCmd struct {
 
 	outputFlag
 
-	profileFlags
-	connFlags
-	lockFlags
+	profileFlags `set:"what=reset"`
+	connFlags    `group:"connection"`
+	lockFlags    `group:"lock"`
 
-	LockWait time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+	LockWait time.Duration `group:"lock" help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
 }
 
 // Validate checks the lock flags.

@@ -20,12 +20,12 @@ type rollbackCmd struct {
 
 	outputFlag
 
-	profileFlags
-	connFlags
-	lockFlags
+	profileFlags `set:"what=roll back (exactly one)"`
+	connFlags    `group:"connection"`
+	lockFlags    `group:"lock"`
 
 	To       string        `help:"Version to restore, or a unique prefix of one (default: the version before the current one)." env:"BOOTSTRAP_ROLLBACK_TO" placeholder:"VERSION"`
-	LockWait time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+	LockWait time.Duration `group:"lock" help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
 }
 
 // Validate checks that exactly one profile is named.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -26,20 +28,20 @@ type runCmd struct {
 
 	outputFlag
 
-	profileFlags
-	connFlags
-	lockFlags
+	profileFlags `set:"what=apply"`
+	connFlags    `group:"connection"`
+	lockFlags    `group:"lock"`
 
 	Force         bool          `help:"Re-apply profiles even when their markers match." env:"BOOTSTRAP_FORCE"`
 	Exclusive     bool          `help:"Make these profiles the only ones applied in their databases: remove what other profiles' markers there say they wrote (snapshotted first), and those markers." env:"BOOTSTRAP_EXCLUSIVE"`
 	Verify        bool          `help:"Compare the live documents and keys of current profiles with what they write, and apply again (outcome repaired) those that drifted." env:"BOOTSTRAP_VERIFY"`
 	Reset         bool          `help:"Run each profile's reset before applying it: what its reset: section names; for a srvthreds-form profile the legacy wipe." env:"BOOTSTRAP_RESET"`
 	DryRun        bool          `help:"Show the plan and write nothing (same as plan)." env:"BOOTSTRAP_DRY_RUN"`
-	LockWait      time.Duration `help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
-	StallTimeout  time.Duration `help:"Abort (exit 8) when a step reports no progress for this long." default:"2m" env:"BOOTSTRAP_STALL_TIMEOUT"`
-	Timeout       time.Duration `help:"Abort (exit 8) when the whole run takes longer." default:"15m" env:"BOOTSTRAP_TIMEOUT"`
-	ShutdownGrace time.Duration `help:"Bound on cleanup after a signal or an abort." default:"10s" env:"BOOTSTRAP_SHUTDOWN_GRACE"`
-	HealthAddr    string        `help:"Address of /livez, /readyz, /status and /metrics, or off." default:":8081" env:"BOOTSTRAP_HEALTH_ADDR"`
+	LockWait      time.Duration `group:"lock" help:"How long to wait for the lock." default:"10m" env:"BOOTSTRAP_LOCK_WAIT"`
+	StallTimeout  time.Duration `group:"timing" help:"Abort (exit 8) when a step reports no progress for this long." default:"2m" env:"BOOTSTRAP_STALL_TIMEOUT"`
+	Timeout       time.Duration `group:"timing" help:"Abort (exit 8) when the whole run takes longer." default:"15m" env:"BOOTSTRAP_TIMEOUT"`
+	ShutdownGrace time.Duration `group:"timing" help:"Bound on cleanup after a signal or an abort." default:"10s" env:"BOOTSTRAP_SHUTDOWN_GRACE"`
+	HealthAddr    string        `group:"output" help:"Address (host:port) of /livez, /readyz, /status and /metrics, or off." default:":8081" env:"BOOTSTRAP_HEALTH_ADDR"`
 	BatchSize     int           `help:"Writes per database command (below 100 on FerretDB)." default:"50" env:"BOOTSTRAP_BATCH_SIZE"`
 	KeepVersions  int           `help:"Snapshots kept per profile for rollback; 0 takes none." default:"5" env:"BOOTSTRAP_KEEP_VERSIONS"`
 }
@@ -86,8 +88,8 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	sd.configure(c.ShutdownGrace, log)
 	state := health.NewState(&health.StateOptions{StallTimeout: c.StallTimeout})
 	stopHealth, err := health.Serve(ctx, c.HealthAddr, health.NewHandler(state), log)
-	if err != nil {
-		return err
+	if err != nil { // the port is taken, or the address is not one to listen on: the command line's
+		return usageError{fmt.Errorf("--health-addr %s (BOOTSTRAP_HEALTH_ADDR; off serves nothing): %w", c.HealthAddr, err)}
 	}
 	var mc *mongo.Client
 	var rc redis.UniversalClient
@@ -111,7 +113,8 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	}
 	opts := c.options()
 	opts.RunID, opts.Host, opts.Image = runID, host, bi.Version
-	opts.Log, opts.Reporter, opts.Env, opts.OnLease = runLog, withProgressBar(state, io), c.env(io), sd.held
+	rep := withETAWarning(state, log, cmp.Or(c.Timeout, runner.DefaultTimeout))
+	opts.Log, opts.Reporter, opts.Env, opts.OnLease = runLog, withProgressBar(rep, io), c.env(io), sd.held
 	rn, err := runner.New(runner.Stores{Mongo: mc, Redis: rc, Locker: locker}, &opts)
 	if err != nil {
 		return err

@@ -20,11 +20,11 @@ type unlockCmd struct {
 	broken bool
 	runID  string
 
-	connFlags
-	lockFlags
-	outputFlag
+	connFlags  `group:"connection"`
+	lockFlags  `group:"lock"`
+	outputFlag `group:"output"`
 
-	Force    bool   `help:"Break the lock even while its holder renews it." env:"BOOTSTRAP_FORCE"`
+	Force    bool   `help:"Break the lock even while its holder renews it." env:"BOOTSTRAP_UNLOCK_FORCE"`
 	Database string `help:"Database of the audit record." default:"nr" env:"BOOTSTRAP_AUDIT_DATABASE"`
 }
 

@@ -10,8 +10,8 @@ import (
 
 // validateCmd is `bootstrap validate`: validation only, no network.
 type validateCmd struct {
-	profileFlags
-	outputFlag
+	profileFlags `set:"what=validate (default: every profile of the directory)"`
+	outputFlag   `group:"output"`
 }
 
 // validateReport is the JSON form of a validation: the profiles when they

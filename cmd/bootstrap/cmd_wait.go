@@ -18,14 +18,14 @@ import (
 // until every named profile's marker matches the version of that profile in
 // this image. It needs MongoDB only, and no Kubernetes API access.
 type waitCmd struct {
-	profileFlags
-	connFlags
-	outputFlag
+	profileFlags `set:"what=wait for"`
+	connFlags    `group:"connection"`
+	outputFlag   `group:"output"`
 
-	Timeout  time.Duration `help:"Give up (exit 4) after this long; exit 6 only when MongoDB stays unreachable for --connect-timeout before that." default:"5m" env:"BOOTSTRAP_WAIT_TIMEOUT"`
-	PollMax  time.Duration `help:"Cap of the polling backoff." default:"5s" env:"BOOTSTRAP_POLL_MAX"`
-	PollMin  time.Duration `help:"First polling interval." default:"250ms" env:"BOOTSTRAP_POLL_MIN" hidden:""`
-	LogEvery time.Duration `help:"How often to log what is still awaited." default:"10s" env:"BOOTSTRAP_LOG_EVERY" hidden:""`
+	Timeout  time.Duration `group:"timing" help:"Give up (exit 4) after this long; exit 6 only when MongoDB stays unreachable for --connect-timeout before that." default:"5m" env:"BOOTSTRAP_WAIT_TIMEOUT"`
+	PollMax  time.Duration `group:"timing" help:"Cap of the polling backoff." default:"5s" env:"BOOTSTRAP_POLL_MAX"`
+	PollMin  time.Duration `group:"timing" help:"First polling interval." default:"250ms" env:"BOOTSTRAP_POLL_MIN" hidden:""`
+	LogEvery time.Duration `group:"output" help:"How often to log what is still awaited." default:"10s" env:"BOOTSTRAP_LOG_EVERY" hidden:""`
 }
 
 // waitReport is the JSON form of a wait's end (-o json).

@@ -19,12 +19,20 @@ import (
 	"github.com/srvthreds/bootstrap/runner"
 )
 
-// profileFlags select profiles.
+// profileFlags select the profiles that a command applies, plans, validates
+// or waits for. The command says which with the variable "what" of its
+// embedding tag (`set:"what=apply"`), read by -p's help.
 type profileFlags struct {
-	ProfilesDir string   `help:"Directory of profiles." default:"./profiles" env:"BOOTSTRAP_PROFILES_DIR" placeholder:"DIR"`
-	Profile     []string `short:"p" help:"Profile to apply (repeat, or comma-separated)." env:"BOOTSTRAP_PROFILE" sep:"," placeholder:"NAME"`
-	OmitKeys    []string `help:"Keys left out of every config, pattern and document (part of the version)." env:"BOOTSTRAP_OMIT_KEYS" sep:"," placeholder:"KEY"`
+	ProfilesDir string   `group:"profiles" help:"Directory of profiles: one sub-directory per profile." default:"./profiles" env:"BOOTSTRAP_PROFILES_DIR" placeholder:"DIR" predictor:"dir"`
+	Profile     []string `group:"profiles" short:"p" help:"Profile to ${what} (repeat, or comma-separated)." env:"BOOTSTRAP_PROFILE" sep:"," placeholder:"NAME" predictor:"profile"`
+	OmitKeys    []string `group:"profiles" help:"Keys left out of every config, pattern and document (part of the version)." env:"BOOTSTRAP_OMIT_KEYS" sep:"," placeholder:"KEY"`
 
+	limitFlags `group:"limits"`
+}
+
+// limitFlags bound what one profile may hold; they are checked before
+// anything is written.
+type limitFlags struct {
 	MaxFileSize    profiles.ByteSize `help:"Largest JSON file." default:"8MiB" env:"BOOTSTRAP_MAX_FILE_SIZE" placeholder:"SIZE"`
 	MaxYAMLSize    profiles.ByteSize `help:"Largest YAML file." default:"256KiB" env:"BOOTSTRAP_MAX_YAML_SIZE" placeholder:"SIZE"`
 	MaxProfileSize profiles.ByteSize `help:"Largest total of the files of one profile." default:"16MiB" env:"BOOTSTRAP_MAX_PROFILE_SIZE" placeholder:"SIZE"`
@@ -57,18 +65,12 @@ func (f *profileFlags) load(log *slog.Logger, all bool) (*profiles.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	fsys := profiles.DirFS(f.ProfilesDir)
-	var set *profiles.Set
-	if len(f.Profile) == 0 {
-		if !all {
-			return nil, usageError{errors.New("no profile given: use -p NAME (or BOOTSTRAP_PROFILE)")}
-		}
-		set, err = profiles.LoadAllWith(fsys, opts)
-	} else {
-		set, err = profiles.LoadWith(fsys, f.Profile, opts)
+	if len(f.Profile) == 0 && !all {
+		return nil, usageError{errors.New("no profile given: use -p NAME (or BOOTSTRAP_PROFILE)")}
 	}
+	set, err := loadProfiles(f.ProfilesDir, f.Profile, opts)
 	if err != nil {
-		return nil, fmt.Errorf("profiles in %s: %w", f.ProfilesDir, err)
+		return nil, err
 	}
 	for _, p := range set.Profiles {
 		for _, w := range p.Warnings {
