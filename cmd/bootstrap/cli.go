@@ -192,7 +192,7 @@ func execute(ctx context.Context, args []string, pio stdio) (code int) {
 	err = kctx.Run()
 	code = exitCode(err)
 	if err != nil {
-		log.Error("bootstrap failed", "command", kctx.Command(), "exit_code", code, "err", err)
+		logFailure(log, logs.format, stderr, kctx.Command(), code, err)
 	}
 	c.writeTermination(kctx, code, err, log)
 	return code

@@ -72,6 +72,9 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 	if err != nil {
 		return err
 	}
+	if err := c.preflight(set, io); err != nil {
+		return err
+	}
 	runID := runner.NewRunID()
 	runLog := log // the runner adds run_id to its own lines
 	log = log.With("run_id", runID)
