@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/srvthreds/bootstrap/internal/harness"
 )
@@ -70,5 +71,40 @@ func TestRun_missing_secret_writes_nothing(t *testing.T) {
 	}
 	if strings.Contains(stdout+stderr, adminPassword) {
 		t.Errorf("the password reached the output")
+	}
+}
+
+// TestImage_validate_checks_env_by_default: in the image (whose Dockerfile
+// sets BOOTSTRAP_CHECK_ENV=true), validate checks the secrets the example
+// profiles read; --no-check-env turns that off.
+func TestImage_validate_checks_env_by_default(t *testing.T) {
+	t.Parallel()
+	env := harness.Start(t)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{"secret_missing", nil, nil, exitInvalid, "password variable DEMO_ADMIN_PASSWORD is unset or empty"},
+		{"secret_given", nil, map[string]string{"DEMO_ADMIN_PASSWORD": adminPassword}, exitOK, "ok  example-users"},
+		{"turned_off", []string{"--no-check-env"}, nil, exitOK, "ok  example-users"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rc := env.StartRunner(t, harness.RunOptions{Args: append([]string{"validate"}, tc.args...), Env: tc.env, Name: "validate-" + tc.name})
+			code, logs := rc.Wait(t, 2*time.Minute)
+			if code != tc.code {
+				t.Errorf("exit = %d, want %d; output:\n%s", code, tc.code, logs)
+			}
+			if !strings.Contains(logs, tc.want) {
+				t.Errorf("output does not say %q:\n%s", tc.want, logs)
+			}
+			if strings.Contains(logs, adminPassword) {
+				t.Errorf("the password reached the output")
+			}
+		})
 	}
 }
