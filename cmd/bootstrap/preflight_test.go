@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -169,5 +170,26 @@ func TestRun_refused_before_connecting(t *testing.T) {
 				t.Errorf("the run connected before its preflight:\n%s%s", stdout, stderr)
 			}
 		})
+	}
+}
+
+// TestPreflight_values_are_what_the_run_reads: after the preflight, the
+// connections and the runner read the environment it checked (c.env), not
+// the process's again: a variable changed afterwards is not seen.
+func TestPreflight_values_are_what_the_run_reads(t *testing.T) {
+	vars := map[string]string{"FLEET_DISPATCHER_PASSWORD": "one", "FLEET_AUDITOR_PASSWORD": "a", "FLEET_ENGINE_TOKEN": "t"}
+	io := &stdio{Env: func(k string) string { return vars[k] }}
+	pf := profileFlags{ProfilesDir: "testdata/secrets", Profile: []string{"fleet"}}
+	set, err := pf.load(slog.New(slog.DiscardHandler), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf connFlags
+	if err := cf.preflight(set, io); err != nil {
+		t.Fatal(err)
+	}
+	vars["FLEET_DISPATCHER_PASSWORD"] = "two"
+	if got, want := cf.env(io).Getenv("FLEET_DISPATCHER_PASSWORD"), "one"; got != want {
+		t.Errorf("the run reads %q, want the preflight's %q", got, want)
 	}
 }
