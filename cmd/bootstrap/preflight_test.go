@@ -154,6 +154,8 @@ func TestRun_refused_before_connecting(t *testing.T) {
 		{"redis_password_file_empty", []string{"REDIS_PASSWORD_FILE", "testdata/empty-secret"}, exitUsage,
 			"REDIS_PASSWORD_FILE: testdata/empty-secret is empty"},
 		{"tls_ca_file_missing", []string{"BOOTSTRAP_REDIS_TLS_CA_FILE", "/nonexistent/ca.pem"}, exitUsage, "/nonexistent/ca.pem"},
+		{"dry_run_verify_password_variable_unset", []string{"FLEET_AUDITOR_PASSWORD", "x", "FLEET_ENGINE_TOKEN", "y", "BOOTSTRAP_DRY_RUN", "true", "BOOTSTRAP_VERIFY", "true"}, exitInvalid,
+			`user "dispatcher": password variable FLEET_DISPATCHER_PASSWORD is unset or empty`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
