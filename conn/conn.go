@@ -38,7 +38,8 @@ func (e Env) get(k string) string {
 }
 
 // secret returns the variable k, or the trimmed content of the file named by
-// k_FILE (the way Kubernetes mounts secrets).
+// k_FILE (the way Kubernetes mounts secrets); an unreadable or empty file is
+// an ErrConfig naming k_FILE.
 func (e Env) secret(k string) (string, error) {
 	if v := e.get(k); v != "" {
 		return v, nil
@@ -55,7 +56,13 @@ func (e Env) secret(k string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: read %s_FILE: %w", ErrConfig, k, err)
 	}
-	return strings.TrimRight(string(b), "\r\n"), nil
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		// An empty mounted secret would silently mean "no password" or
+		// "localhost".
+		return "", fmt.Errorf("%w: %s_FILE: %s is empty", ErrConfig, k, path)
+	}
+	return v, nil
 }
 
 // ResolveMongoURI returns the MongoDB URI to use: the flag value

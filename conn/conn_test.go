@@ -101,3 +101,25 @@ func TestRedact(t *testing.T) {
 		})
 	}
 }
+
+func TestResolve_empty_secret_file(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		resolve func(Env) error
+		want    string
+	}{
+		{"mongo_uri", map[string]string{"BOOTSTRAP_MONGO_URI_FILE": "/s/uri", "file:/s/uri": "\n"},
+			func(e Env) error { _, err := ResolveMongoURI("", e); return err }, "BOOTSTRAP_MONGO_URI_FILE: /s/uri is empty"},
+		{"redis_password", map[string]string{"REDIS_PASSWORD_FILE": "/s/pw", "file:/s/pw": ""},
+			func(e Env) error { _, err := ResolveRedis("", e); return err }, "REDIS_PASSWORD_FILE: /s/pw is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.resolve(envMap(tt.env))
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want ErrConfig naming %q", err, tt.want)
+			}
+		})
+	}
+}

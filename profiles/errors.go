@@ -254,3 +254,12 @@ func joinField(parts ...string) string {
 
 // index renders a list index as a field suffix.
 func index(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+
+// NewValidationError returns nil when list is empty, else a
+// *ValidationError of list sorted and deduplicated, keeping the first
+// limit problems (all when limit is 0): how another package (the secrets
+// preflight of a run) reports problems in the form of a load's.
+func NewValidationError(list []Problem, limit int) error {
+	ps := problems{list: list, limit: max(limit, 0)}
+	return ps.err()
+}

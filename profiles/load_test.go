@@ -150,14 +150,14 @@ func TestLoad_manifest_form(t *testing.T) {
 		t.Fatalf("users = %d, want %d", got, want)
 	}
 	admin, bob, carol := u.Users[0], u.Users[1], u.Users[2]
-	if admin.ID != "admin" || admin.Password != (profiles.PasswordSource{Env: "ADMIN_PW"}) ||
+	if admin.ID != "admin" || admin.Password.Env != "ADMIN_PW" ||
 		admin.FirstName != "Ada" || admin.LastName != "Admin" || !slices.Equal(admin.Roles, []string{"admin", "operator"}) || admin.Line != 1 {
 		t.Errorf("admin = %+v", admin)
 	}
 	if bob.Password != (profiles.PasswordSource{Value: "0123"}) || bob.Line != 6 {
 		t.Errorf("bob = %+v", bob)
 	}
-	if carol.Password != (profiles.PasswordSource{File: "/run/secrets/carol"}) {
+	if carol.Password.File != "/run/secrets/carol" {
 		t.Errorf("carol = %+v", carol)
 	}
 
@@ -198,10 +198,15 @@ func TestLoad_manifest_form(t *testing.T) {
 	h := p.Steps[6].HTTP
 	if h.Method != "POST" || h.URL != "http://engine:3001/admin/reload" || !slices.Equal(h.Expect, []int{200, 204}) ||
 		h.Timeout != 10*time.Second || h.Retries != 2 || h.Headers["X-Source"] != "bootstrap" ||
-		h.HeadersFrom["Authorization"] != (profiles.SecretSource{Env: "ENGINE_TOKEN"}) ||
-		h.HeadersFrom["X-Key"] != (profiles.SecretSource{File: "/run/secrets/key"}) ||
+		h.HeadersFrom["Authorization"].Env != "ENGINE_TOKEN" || h.HeadersFrom["X-Key"].File != "/run/secrets/key" ||
 		string(h.Body) != `{"reload": true}` || h.BodyFile != "body.json" {
 		t.Errorf("http = %+v", h)
+	}
+	if got, want := h.HeadersFrom["Authorization"].Where.String(), "full/profile.yaml:20:42: steps[6].http.headersFrom.Authorization.env"; got != want {
+		t.Errorf("Authorization's place = %q, want %q", got, want)
+	}
+	if got, want := carol.Password.Where.Field, "users[2].passwordFrom.file"; got != want {
+		t.Errorf("carol's password field = %q, want %q", got, want)
 	}
 	h = p.Steps[7].HTTP
 	if h.Method != "GET" || !slices.Equal(h.Expect, []int{200, 201, 202, 204}) || h.Timeout != 30*time.Second || h.Retries != 4 {

@@ -117,7 +117,7 @@ func (l *loader) httpStep(src *source, n *yaml.Node, field string) *HTTPStep {
 			if h.HeadersFrom == nil {
 				h.HeadersFrom = map[string]SecretSource{}
 			}
-			h.HeadersFrom[name] = SecretSource{Env: ps.Env, File: ps.File}
+			h.HeadersFrom[name] = SecretSource{Env: ps.Env, File: ps.File, Where: ps.Where}
 		}
 	}
 	if m.has("bodyFile") {

@@ -166,6 +166,9 @@ type PasswordSource struct {
 	Value string
 	Env   string
 	File  string
+	// Where is the place of the env: or file: reference in the profile
+	// (Msg empty), for the messages of a preflight.
+	Where Problem
 }
 
 // DocumentsStep: generic replace-upsert by Key into <db>.<Collection>.
@@ -227,6 +230,9 @@ type HTTPStep struct {
 type SecretSource struct {
 	Env  string `yaml:"env"`
 	File string `yaml:"file"`
+	// Where is the place of the reference in the profile (Msg empty), for
+	// the messages of a preflight.
+	Where Problem `yaml:"-"`
 }
 
 // ExecStep runs a command (argument list, no shell).

@@ -83,12 +83,14 @@ func secretFrom(c *fileCtx, n *yaml.Node, field string) PasswordSource {
 		c.at(m.node.Line, m.node.Column, field, "both env and file; want exactly one")
 	case m.has("env"):
 		ps.Env = m.str("env", true)
+		ps.Where = c.place(m, "env")
 		if msg := checkEnvName(ps.Env); ps.Env != "" && msg != "" {
 			line, col := m.pos("env")
 			c.at(line, col, m.sub("env"), "%s", msg)
 		}
 	case m.has("file"):
 		ps.File = m.str("file", true)
+		ps.Where = c.place(m, "file")
 		if ps.File != "" && !path.IsAbs(ps.File) {
 			line, col := m.pos("file")
 			c.at(line, col, m.sub("file"), "%q is relative; want the absolute path of a mounted secret (or env for local runs)", ps.File)

@@ -264,3 +264,10 @@ func (c *fileCtx) integer(n *yaml.Node, field string) (int, bool) {
 	c.at(n.Line, n.Column, field, "%q is not an integer", n.Value)
 	return 0, false
 }
+
+// place is where key's value of m is written in c's file, as a Problem
+// without a message.
+func (c *fileCtx) place(m ymap, key string) Problem {
+	line, col := m.pos(key)
+	return Problem{Profile: c.profile, File: c.file, Line: line, Column: col, Field: m.sub(key)}
+}

@@ -202,7 +202,7 @@ func execute(ctx context.Context, args []string, pio stdio) (code int) {
 	err = kctx.Run()
 	code = exitCode(err)
 	if err != nil {
-		log.Error("bootstrap failed", "command", kctx.Command(), "exit_code", code, "err", err)
+		logFailure(log, logs.format, stderr, kctx.Command(), code, err)
 	}
 	writeReport(kctx, stdout, code, err, time.Since(t0), log)
 	c.writeTermination(kctx, code, err, log)

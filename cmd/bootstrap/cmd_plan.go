@@ -36,6 +36,11 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	if err != nil {
 		return err
 	}
+	if c.Verify { // --verify compares users' passwords with their secrets: read them first, as run does
+		if err := c.preflight(set, io); err != nil {
+			return err
+		}
+	}
 	var stores runner.Stores // offline: none
 	if !c.Offline {
 		mc, rc, err := c.both(ctx, log, io, nil)

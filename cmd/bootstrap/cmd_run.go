@@ -80,6 +80,9 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		return err
 	}
 	c.set = set
+	if err := c.preflight(set, io); err != nil {
+		return err
+	}
 	runID := runner.NewRunID()
 	c.runID = runID
 	runLog := log // the runner adds run_id to its own lines

@@ -4,14 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
+	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/profiles"
+	"github.com/srvthreds/bootstrap/runner"
 )
 
 // validateCmd is `bootstrap validate`: validation only, no network.
 type validateCmd struct {
 	profileFlags `set:"what=validate (default: every profile of the directory)"`
 	outputFlag   `group:"output"`
+
+	CheckEnv bool `help:"Also check the environment a run reads, as run does before it connects: every secret of the profiles (passwordFrom, headersFrom, BCRYPT_SALT_ROUNDS) and the connection settings' *_FILE secrets. On by default in the image (its Dockerfile sets BOOTSTRAP_CHECK_ENV=true), off elsewhere." negatable:"" env:"BOOTSTRAP_CHECK_ENV"`
 }
 
 // validateReport is the JSON form of a validation: the profiles when they
@@ -47,6 +52,9 @@ type validateProblem struct {
 // Run validates the named profiles, or every profile in the directory.
 func (c *validateCmd) Run(log *slog.Logger, io *stdio) error {
 	set, err := c.load(log, true)
+	if err == nil && c.CheckEnv {
+		err = c.checkEnv(set, io)
+	}
 	if c.json() {
 		if jerr := writeJSON(io.Out, newValidateReport(set, err)); jerr != nil {
 			return jerr
@@ -68,6 +76,21 @@ func (c *validateCmd) Run(log *slog.Logger, io *stdio) error {
 		}
 	}
 	return nil
+}
+
+// checkEnv is run's preflight without the connection flags (validate has
+// none): the connection settings the environment gives, then the secrets of
+// set's steps. It reads the environment and the secret files, and connects
+// to nothing.
+func (c *validateCmd) checkEnv(set *profiles.Set, io *stdio) error {
+	env := conn.Env{Getenv: io.Env, ReadFile: os.ReadFile}.Cached()
+	if _, err := conn.ResolveMongoURI("", env); err != nil {
+		return err
+	}
+	if _, err := conn.ResolveRedis("", env); err != nil {
+		return err
+	}
+	return runner.Preflight(set, env)
 }
 
 // newValidateReport reports set, or the problems of err (an error that is not

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -169,9 +170,15 @@ func TestRun_invalid_profile_writes_nothing(t *testing.T) {
 	if code != exitInvalid {
 		t.Fatalf("exit = %d, want %d; logs:\n%s", code, exitInvalid, logs)
 	}
+	// One JSON record: the error is the summary, the problems a list of
+	// "file:line:col: field: message".
 	l := firstMsg(t, parseLogs(t, logs), "bootstrap failed", logs)
-	if err, want := l.str("err"), "broken/data/items.json:3:49"; !strings.Contains(err, want) {
-		t.Errorf("error %q does not name %s", err, want)
+	if err, want := l.str("err"), "in 1 profile"; !strings.Contains(err, want) {
+		t.Errorf("error %q is not a summary of the problems (%q)", err, want)
+	}
+	problems, _ := l["problems"].([]any)
+	if want := "broken/data/items.json:3:49"; len(problems) == 0 || !strings.HasPrefix(fmt.Sprint(problems[0]), want) {
+		t.Errorf("problems %q do not start with %s", problems, want)
 	}
 
 	if dbs := userDatabases(t, env.Mongo.Client(t)); len(dbs) != 0 {

@@ -92,6 +92,10 @@ type connFlags struct {
 	RedisURL       string        `help:"Redis URL (else REDIS_HOST, else localhost)." env:"BOOTSTRAP_REDIS_URL" placeholder:"URL"`
 	ConnectTimeout time.Duration `help:"How long to wait for MongoDB and Redis to come up." default:"2m" env:"BOOTSTRAP_CONNECT_TIMEOUT"`
 	connTLSFlags
+
+	// checked is the environment a preflight read (see preflight.go): once
+	// set, connections and the runner read it instead of the process's.
+	checked *conn.Env
 }
 
 // connTLSFlags are the Redis topologies and the TLS files of both stores
@@ -121,6 +125,9 @@ func (f *connTLSFlags) Validate() error {
 }
 
 func (f *connFlags) env(io *stdio) conn.Env {
+	if f.checked != nil {
+		return *f.checked
+	}
 	return conn.Env{Getenv: io.Env, ReadFile: os.ReadFile}
 }
 
