@@ -185,7 +185,7 @@ func TestRun_unknown_profile_suggests_and_lists(t *testing.T) {
 		want    []string
 		not     []string
 	}{
-		{name: "typo", profile: "example-bse", want: []string{"profiles in " + dir + ": example-bse: no such profile",
+		{name: "typo", profile: "example-bse", want: []string{"example-bse: no such profile",
 			"did you mean example-base?", "available: example-base, example-patterns, example-users"}},
 		{name: "prefix", profile: "example-pat", want: []string{"did you mean example-patterns?"}},
 		{name: "nothing_close", profile: "zzz", want: []string{"available: example-base"}, not: []string{"did you mean", "_private", ".hidden"}},
