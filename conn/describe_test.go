@@ -133,8 +133,8 @@ func TestResolveRedis_azure_cache_form(t *testing.T) {
 // retried until the connect timeout without it (fake time: no real wait).
 func TestWaitUp_final_dns(t *testing.T) {
 	tests := []struct {
-		name      string
-		final     bool
+		name     string
+		final    bool
 		wantOnce bool
 	}{
 		{"final_for_commands_that_read", true, true},
