@@ -79,9 +79,9 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 	// Redis is read only for profiles that write there (their record in
 	// Redis must say they are current too).
 	var rc redis.UniversalClient
-	mc, err := c.mongo(ctx, log, io, nil)
+	mc, err := c.mongo(ctx, log, io, dial{})
 	if err == nil && slices.ContainsFunc(set.Profiles, runner.WritesRedis) {
-		if rc, err = c.redis(ctx, log, io, nil); err != nil {
+		if rc, err = c.redis(ctx, log, io, dial{}); err != nil {
 			disconnect(ctx, io.Shutdown, mc, nil)
 		}
 	}
