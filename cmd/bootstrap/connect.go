@@ -72,8 +72,7 @@ func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, d di
 }
 
 // errOtherStore cancels the dial of one store when the other's has failed
-// for good before the connect timeout (a bad setting, a host that does not
-// exist): waiting for the first would only delay the answer.
+// on a bad setting: waiting for the first would only delay the answer.
 var errOtherStore = errors.New("the other store failed")
 
 // both connects to MongoDB and Redis at the same time; on an error nothing
@@ -89,7 +88,7 @@ func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, d dia
 		wg         sync.WaitGroup
 	)
 	failed := func(err error) {
-		if err != nil && finalBeforeTimeout(err, d) {
+		if err != nil && finalBeforeTimeout(err) {
 			cancel(errOtherStore)
 		}
 	}
@@ -117,13 +116,9 @@ func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, d dia
 	return nil, nil, errors.Join(merr, rerr)
 }
 
-// finalBeforeTimeout reports whether a store's error came before the
-// connect timeout and is not going to change: anything but a store that
-// did not answer in time.
-func finalBeforeTimeout(err error, d dial) bool {
-	var ue *conn.UnreachableError
-	if !errors.As(err, &ue) {
-		return true
-	}
-	return d.finalDNS && ue.Problem() == conn.ProblemNoHost
+// finalBeforeTimeout reports whether a store's error is a setting that
+// no wait can fix (not a store that did not answer: the other store's
+// answer is worth waiting for then, to report both).
+func finalBeforeTimeout(err error) bool {
+	return !errors.Is(err, conn.ErrUnreachable)
 }
