@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -209,31 +210,55 @@ func (o *ConnectOptions) addr(uri string) string {
 
 // ConnectMongo connects to MongoDB and waits, bounded by the connect timeout,
 // for a ping to succeed. It returns an *UnreachableError (ErrUnreachable) when
-// the server does not answer in time.
+// the server does not answer in time. A mongodb+srv:// URI whose DNS records
+// do not resolve yet is retried like a server that does not answer.
 func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo.Client, error) {
 	var files TLSFiles
 	if opts != nil {
 		files = opts.TLS
 	}
-	co, err := MongoOptions(uri, files)
-	if err != nil {
+	var c *mongo.Client
+	var hosts []string
+	connect := func() error { // once: the client, when the URI's records resolve
+		if c != nil {
+			return nil
+		}
+		co, err := MongoOptions(uri, files)
+		if err != nil {
+			return err
+		}
+		if c, err = mongo.Connect(co); err != nil {
+			return configError("mongo uri", uri, err)
+		}
+		hosts = co.Hosts
+		return nil
+	}
+	if err := connect(); err != nil && !lookupFailed(err) {
 		return nil, err
 	}
-	c, err := mongo.Connect(co)
-	if err != nil {
-		return nil, configError("mongo uri", uri, err)
-	}
-	err = waitUp(ctx, "MongoDB", opts.addr(uri), opts, func(ctx context.Context) error {
-		if err := lookupHosts(ctx, co.Hosts); err != nil {
+	err := waitUp(ctx, "MongoDB", opts.addr(uri), opts, func(ctx context.Context) error {
+		if err := connect(); err != nil {
+			return err
+		}
+		if err := lookupHosts(ctx, hosts); err != nil {
 			return err // a clear error at once, rather than the server selection's after its timeout
 		}
 		return c.Ping(ctx, nil)
 	})
 	if err != nil {
-		_ = c.Disconnect(context.WithoutCancel(ctx))
+		if c != nil {
+			_ = c.Disconnect(context.WithoutCancel(ctx))
+		}
 		return nil, err
 	}
 	return c, nil
+}
+
+// lookupFailed reports whether err is a DNS lookup that failed (the SRV
+// and TXT records of a mongodb+srv:// URI).
+func lookupFailed(err error) bool {
+	var dns *net.DNSError
+	return errors.As(err, &dns)
 }
 
 // MongoOptions are the client options of uri and files: the URI's own
@@ -246,6 +271,9 @@ func MongoOptions(uri string, files TLSFiles) (*options.ClientOptions, error) {
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second)
 	if err := co.Validate(); err != nil {
+		if lookupFailed(err) { // the SRV or TXT records: names only, no secret
+			return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+		}
 		return nil, configError("mongo uri", uri, err)
 	}
 	if co.AppName == nil {
