@@ -351,8 +351,9 @@ func waitUp(ctx context.Context, service, addr string, opts *ConnectOptions, pin
 			opts.OnAttempt()
 		}
 		if time.Since(lastLog) > 5*time.Second {
+			d := Diagnose(err)
 			log.Warn("waiting for "+service, "service", service, "addr", addr, "attempt", attempt,
-				"problem", Diagnose(err).Problem.String(), "err", err)
+				"problem", d.Problem.String(), "err", d.Detail)
 			lastLog = time.Now()
 		}
 		sleep := wait/2 + rand.N(wait/2+1)

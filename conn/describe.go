@@ -2,26 +2,28 @@ package conn
 
 import (
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/srvthreds/bootstrap/internal/redact"
 )
 
-// shownOptions are the connection-string options that Describe shows (in
-// lower case): they say how the server is reached, never a secret. Any
-// other option is left out.
-var shownOptions = []string{
-	// MongoDB
-	"replicaset", "directconnection", "tls", "ssl", "authsource", "authmechanism", "retrywrites", "retryreads",
-	"loadbalanced", "readpreference", "w", "maxidletimems", "appname", "srvservicename", "compressors",
-	// Redis
-	"addr", "db", "protocol", "client_name",
+// shownOption reports whether the connection-string option k (in lower
+// case) is shown by Describe: it says how the server is reached, never a
+// secret. Any other option is left out.
+func shownOption(k string) bool {
+	switch k {
+	case "replicaset", "directconnection", "tls", "ssl", "authsource", "authmechanism", "retrywrites", "retryreads",
+		"loadbalanced", "readpreference", "w", "maxidletimems", "appname", "srvservicename", "compressors", // MongoDB
+		"addr", "db", "protocol", "client_name": // Redis
+		return true
+	}
+	return false
 }
 
 // Describe returns uri as logs and errors show it: Redact's scheme, hosts,
 // ports, database and user, then the options of shownOptions as given
-// ("mongodb://u:***@h:10255/?ssl=true&replicaSet=globaldb"). A password, a
+// ("mongodb://u:***@h:10255/?ssl=true&replicaSet=globaldb"; see
+// shownOption). A password, a
 // key in any other option and an option that does not parse are never
 // shown.
 func Describe(uri string) string {
@@ -36,7 +38,7 @@ func Describe(uri string) string {
 	var shown []string
 	for part := range strings.SplitSeq(q, "&") {
 		k, v, _ := strings.Cut(part, "=")
-		if !slices.Contains(shownOptions, strings.ToLower(k)) {
+		if !shownOption(strings.ToLower(k)) {
 			continue
 		}
 		if _, err := url.QueryUnescape(v); err != nil {

@@ -187,10 +187,6 @@ func tlsDiagnosis(err error) (Diagnosis, bool) {
 	return Diagnosis{}, false
 }
 
-// redisAuthPrefixes start the replies of Redis that refuse a client's
-// credentials, or its lack of them.
-var redisAuthPrefixes = []string{"WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH"}
-
 // mongoAuthenticationFailed is MongoDB's error code of refused credentials.
 const mongoAuthenticationFailed = 18
 
@@ -212,7 +208,8 @@ func authDiagnosis(err error) (Diagnosis, bool) {
 	}
 	var re redis.Error
 	if errors.As(err, &re) {
-		for _, p := range redisAuthPrefixes {
+		// The replies of Redis that refuse a client's credentials, or its lack of them.
+		for _, p := range []string{"WRONGPASS", "NOAUTH", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH"} {
 			if strings.HasPrefix(re.Error(), p) {
 				return Diagnosis{Problem: ProblemAuth, Detail: oneLine(re.Error())}, true
 			}
