@@ -78,8 +78,8 @@ var errOtherStore = errors.New("the other store failed")
 // both connects to MongoDB and Redis at the same time; on an error nothing
 // stays connected, and the error says what failed on each store that failed
 // (errors.Join: one line per store).
-func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, d dial) (*mongo.Client, redis.UniversalClient, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+func (f *connFlags) both(parent context.Context, log *slog.Logger, io *stdio, d dial) (*mongo.Client, redis.UniversalClient, error) {
+	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	var (
 		mc         *mongo.Client
@@ -112,6 +112,9 @@ func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, d dia
 	}
 	if errors.Is(rerr, errOtherStore) {
 		rerr = nil
+	}
+	if cause := context.Cause(parent); cause != nil && errors.Is(merr, cause) && errors.Is(rerr, cause) {
+		rerr = nil // interrupted, or the run's timeout: said once
 	}
 	return nil, nil, errors.Join(merr, rerr)
 }
