@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -65,36 +66,62 @@ func (e Env) secret(k string) (string, error) {
 	return v, nil
 }
 
-// ResolveMongoURI returns the MongoDB URI to use: the flag value
-// (--mongo-uri / BOOTSTRAP_MONGO_URI), else BOOTSTRAP_MONGO_URI_FILE, else the
-// srvthreds MONGO_HOST (host:port with MONGO_REPLICA_SET, default rs0, or a
-// direct connection when MONGO_DIRECT_CONNECTION=true; a full URI as is),
-// else DefaultMongoURI.
+// MongoTarget is the MongoDB address to dial and what the binary added to
+// the address it was given.
+type MongoTarget struct {
+	URI string
+	// Note says what was added and from where, e.g. "replicaSet=rs0 added
+	// from MONGO_HOST"; empty when the URI is used as given.
+	Note string
+}
+
+// Describe is the target as logs and errors show it: redacted, with its
+// options (Describe) and the note.
+func (t MongoTarget) Describe() string {
+	if t.Note == "" {
+		return Describe(t.URI)
+	}
+	return Describe(t.URI) + " (" + t.Note + ")"
+}
+
+// ResolveMongoURI is ResolveMongo's URI.
 func ResolveMongoURI(flag string, env Env) (string, error) {
+	t, err := ResolveMongo(flag, env)
+	return t.URI, err
+}
+
+// ResolveMongo returns the MongoDB address to use: the flag value
+// (--mongo-uri / BOOTSTRAP_MONGO_URI), else BOOTSTRAP_MONGO_URI_FILE, else
+// the srvthreds MONGO_HOST (host:port with MONGO_REPLICA_SET, default rs0,
+// or a direct connection when MONGO_DIRECT_CONNECTION=true; a full
+// mongodb:// or mongodb+srv:// URI as is), else DefaultMongoURI.
+func ResolveMongo(flag string, env Env) (MongoTarget, error) {
 	if flag != "" {
-		return flag, nil
+		return MongoTarget{URI: flag}, nil
 	}
 	if v, err := env.secret("BOOTSTRAP_MONGO_URI"); err != nil || v != "" {
-		return v, err
+		return MongoTarget{URI: v}, err
 	}
 	host, err := env.secret("MONGO_HOST")
 	if err != nil {
-		return "", err
+		return MongoTarget{}, err
 	}
 	if host == "" {
-		return DefaultMongoURI, nil
+		return MongoTarget{URI: DefaultMongoURI, Note: "the default: no --mongo-uri, BOOTSTRAP_MONGO_URI or MONGO_HOST"}, nil
 	}
 	if strings.HasPrefix(host, "mongodb://") || strings.HasPrefix(host, "mongodb+srv://") {
-		return host, nil
+		return MongoTarget{URI: host}, nil
 	}
 	if env.get("MONGO_DIRECT_CONNECTION") == "true" {
-		return "mongodb://" + host + "/?directConnection=true", nil
+		return MongoTarget{URI: "mongodb://" + host + "/?directConnection=true",
+			Note: "directConnection=true added from MONGO_HOST and MONGO_DIRECT_CONNECTION"}, nil
 	}
-	rs := env.get("MONGO_REPLICA_SET")
+	rs, from := env.get("MONGO_REPLICA_SET"), "MONGO_REPLICA_SET"
 	if rs == "" {
-		rs = "rs0"
+		rs, from = "rs0", "MONGO_HOST"
 	}
-	return "mongodb://" + host + "/?replicaSet=" + url.QueryEscape(rs), nil
+	opt := "replicaSet=" + url.QueryEscape(rs)
+	return MongoTarget{URI: "mongodb://" + host + "/?" + opt, Note: opt + " added from " + from}, nil
 }
 
 // RedisConfig is a resolved Redis connection.
@@ -165,6 +192,13 @@ type ConnectOptions struct {
 	// they add to the URI's own tls options. ConnectRedis reads
 	// RedisConfig.TLSFiles instead.
 	TLS TLSFiles
+	// Addr is how logs and errors name the address (MongoTarget.Describe,
+	// RedisConfig.Describe); default Describe of the URI.
+	Addr string
+	// FinalDNS: a host name that does not resolve ends the wait at once
+	// (commands that only read, run by a person); else it is retried until
+	// the timeout, as DNS may come up later (a Pod's Service).
+	FinalDNS bool
 }
 
 func (o *ConnectOptions) timeout() time.Duration {
@@ -174,36 +208,88 @@ func (o *ConnectOptions) timeout() time.Duration {
 	return o.Timeout
 }
 
+func (o *ConnectOptions) addr(uri string) string {
+	if o == nil || o.Addr == "" {
+		return Describe(uri)
+	}
+	return o.Addr
+}
+
 // ConnectMongo connects to MongoDB and waits, bounded by the connect timeout,
 // for a ping to succeed. It returns an *UnreachableError (ErrUnreachable) when
-// the server does not answer in time.
+// the server does not answer in time. A mongodb+srv:// URI whose DNS records
+// do not resolve yet is retried like a server that does not answer.
 func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo.Client, error) {
-	co := options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(5 * time.Second).
-		SetConnectTimeout(5 * time.Second).
-		SetAppName("bootstrap")
-	if err := co.Validate(); err != nil {
-		return nil, configError("mongo uri", uri, err)
-	}
 	var files TLSFiles
 	if opts != nil {
 		files = opts.TLS
 	}
-	if err := mongoTLS(co, files); err != nil {
-		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+	var c *mongo.Client
+	var hosts []string
+	connect := func() error { // once: the client, when the URI's records resolve
+		if c != nil {
+			return nil
+		}
+		co, err := MongoOptions(uri, files)
+		if err != nil {
+			return err
+		}
+		if c, err = mongo.Connect(co); err != nil {
+			return configError("mongo uri", uri, err)
+		}
+		hosts = co.Hosts
+		return nil
 	}
-	c, err := mongo.Connect(co)
-	if err != nil {
-		return nil, configError("mongo uri", uri, err)
+	if err := connect(); err != nil && !lookupFailed(err) {
+		return nil, err
 	}
-	err = waitUp(ctx, "MongoDB", Redact(uri), opts, func(ctx context.Context) error {
+	err := waitUp(ctx, "MongoDB", opts.addr(uri), opts, func(ctx context.Context) error {
+		if err := connect(); err != nil {
+			return err
+		}
+		if err := lookupHosts(ctx, hosts); err != nil {
+			return err // a clear error at once, rather than the server selection's after its timeout
+		}
 		return c.Ping(ctx, nil)
 	})
 	if err != nil {
-		_ = c.Disconnect(context.WithoutCancel(ctx))
+		if c != nil {
+			_ = c.Disconnect(context.WithoutCancel(ctx))
+		}
 		return nil, err
 	}
 	return c, nil
+}
+
+// lookupFailed reports whether err is a DNS lookup that failed (the SRV
+// and TXT records of a mongodb+srv:// URI).
+func lookupFailed(err error) bool {
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// MongoOptions are the client options of uri and files: the URI's own
+// (retryWrites, appName, replicaSet, ssl, ... as given: nothing in the
+// binary relies on retryable writes, and none of the URI's options is
+// overridden), bounded server selection and connect timeouts, the appName
+// "bootstrap" when the URI names none, and the TLS files (mongoTLS).
+func MongoOptions(uri string, files TLSFiles) (*options.ClientOptions, error) {
+	co := options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetConnectTimeout(5 * time.Second)
+	if err := co.Validate(); err != nil {
+		if lookupFailed(err) { // the SRV or TXT records: names only, no secret
+			return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+		}
+		return nil, configError("mongo uri", uri, err)
+	}
+	if co.AppName == nil {
+		co.SetAppName("bootstrap")
+	}
+	if err := mongoTLS(co, files); err != nil {
+		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)
+	}
+	return co, nil
 }
 
 // mongoTLS applies files to co, whose TLS settings so far come from the URI
@@ -265,11 +351,16 @@ func waitUp(ctx context.Context, service, addr string, opts *ConnectOptions, pin
 			log.Info("connected", "service", service, "addr", addr, "attempts", attempt)
 			return nil
 		}
+		if opts != nil && opts.FinalDNS && notFound(err) {
+			return &UnreachableError{Service: service, Addr: addr, Err: err}
+		}
 		if opts != nil && opts.OnAttempt != nil {
 			opts.OnAttempt()
 		}
 		if time.Since(lastLog) > 5*time.Second {
-			log.Warn("waiting for "+service, "service", service, "addr", addr, "attempt", attempt, "err", err)
+			d := Diagnose(err)
+			log.Warn("waiting for "+service, "service", service, "addr", addr, "attempt", attempt,
+				"problem", d.Problem.String(), "err", d.Detail)
 			lastLog = time.Now()
 		}
 		sleep := wait/2 + rand.N(wait/2+1)

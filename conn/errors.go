@@ -34,31 +34,43 @@ func configError(what, uri string, err error) error {
 	return fmt.Errorf("%w: %s %s: %s", ErrConfig, what, Redact(uri), msg)
 }
 
-// UnreachableError names the service and the address (password redacted)
-// that could not be reached.
+// UnreachableError names the service, the address (password redacted,
+// with the options the binary added), what went wrong in words and what a
+// person can do about it.
 type UnreachableError struct {
 	Service string // "MongoDB" or "Redis"
 	Addr    string // redacted
 	Err     error
 }
 
+// Error is one line: "MongoDB unreachable at <address>: <problem> (<detail>);
+// <hint>", or the driver's error in place of problem and hint when Diagnose
+// does not know it.
 func (e *UnreachableError) Error() string {
-	msg := fmt.Sprintf("%s unreachable at %s: %v", e.Service, e.Addr, e.Err)
-	if e.Err != nil && certProblem(e.Err.Error()) {
-		flag := "--redis-tls-ca-file"
-		if e.Service == "MongoDB" {
-			flag = "--mongo-tls-ca-file"
-		}
-		msg += fmt.Sprintf(" (the server's TLS certificate is not trusted: give the CA that signed it with %s or SSL_CERT_FILE)", flag)
+	msg := fmt.Sprintf("%s unreachable at %s: ", e.Service, e.Addr)
+	if e.Err == nil {
+		return msg + "no answer"
+	}
+	d := Diagnose(e.Err)
+	if d.Problem == ProblemOther {
+		return msg + d.Detail
+	}
+	msg += d.Problem.String()
+	if d.Detail != "" {
+		msg += " (" + d.Detail + ")"
+	}
+	if h := hint(e.Service, d); h != "" {
+		msg += "; " + h
 	}
 	return msg
 }
 
-// certProblem reports whether an error message is a failed verification of
-// the server's certificate (the drivers wrap the error without keeping its
-// type, so its text is what is left).
-func certProblem(msg string) bool {
-	return strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: failed to verify certificate")
+// Problem is what Diagnose reads from the error.
+func (e *UnreachableError) Problem() Problem {
+	if e.Err == nil {
+		return ProblemOther
+	}
+	return Diagnose(e.Err).Problem
 }
 
 func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }

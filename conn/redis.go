@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -36,6 +37,29 @@ func (c RedisConfig) Topology() string {
 	default:
 		return TopologySingle
 	}
+}
+
+// Describe is the address as logs and errors show it: redacted, with its
+// options (Describe), and what the settings besides the URL add: TLS, the
+// password of REDIS_PASSWORD, the topology.
+func (c RedisConfig) Describe() string {
+	var notes []string
+	if (c.TLS || c.TLSFiles.Any()) && !strings.HasPrefix(strings.ToLower(c.URL), "rediss://") {
+		notes = append(notes, "TLS on")
+	}
+	if c.Password != "" {
+		notes = append(notes, "password from REDIS_PASSWORD")
+	}
+	switch c.Topology() {
+	case TopologyCluster:
+		notes = append(notes, "Cluster seed nodes")
+	case TopologySentinel:
+		notes = append(notes, "Sentinels of master "+c.SentinelMaster)
+	}
+	if len(notes) == 0 {
+		return Describe(c.URL)
+	}
+	return Describe(c.URL) + " (" + strings.Join(notes, ", ") + ")"
 }
 
 // NewRedisClient returns the client of cfg without connecting: a
@@ -169,7 +193,11 @@ func ConnectRedis(ctx context.Context, cfg RedisConfig, opts *ConnectOptions) (r
 	if err != nil {
 		return nil, err
 	}
-	err = waitUp(ctx, "Redis", Redact(cfg.URL), opts, func(ctx context.Context) error {
+	addr := cfg.Describe()
+	if opts != nil && opts.Addr != "" {
+		addr = opts.Addr
+	}
+	err = waitUp(ctx, "Redis", addr, opts, func(ctx context.Context) error {
 		if cc, ok := c.(*redis.ClusterClient); ok {
 			return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
 				return n.Ping(ctx).Err()

@@ -55,6 +55,9 @@ type stdio struct {
 	// run a command in-process): the cleanup deadline after a signal, the
 	// lease to release on a forced exit.
 	Shutdown *shutdown
+	// RedisLog, when set (by main: go-redis's logger is one for the whole
+	// process), routes go-redis's own lines into the command's logger.
+	RedisLog func(*slog.Logger)
 }
 
 type exitPanic int
@@ -193,6 +196,9 @@ func execute(ctx context.Context, args []string, pio stdio) (code int) {
 	}
 	logs := c.newLogSetup(kctx, stdout, stderr, getenv)
 	log = logs.logger()
+	if pio.RedisLog != nil {
+		pio.RedisLog(log)
+	}
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(log)
 	kctx.Bind(&buildInfo{Version: version, Commit: commit, Date: date})

@@ -37,7 +37,7 @@ func (c *historyCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error
 	if err != nil {
 		return err
 	}
-	mc, err := c.mongo(ctx, log, io, nil)
+	mc, err := c.mongo(ctx, log, io, dial{finalDNS: true})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func (c *planCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error {
 	}
 	var stores runner.Stores // offline: none
 	if !c.Offline {
-		mc, rc, err := c.both(ctx, log, io, nil)
+		mc, rc, err := c.both(ctx, log, io, dial{finalDNS: true})
 		if err != nil {
 			return err
 		}

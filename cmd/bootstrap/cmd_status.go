@@ -37,7 +37,7 @@ func (c *statusCmd) Run(ctx context.Context, log *slog.Logger, io *stdio) error 
 	if err != nil {
 		return err
 	}
-	mc, rc, err := c.both(ctx, log, io, nil)
+	mc, rc, err := c.both(ctx, log, io, dial{finalDNS: true})
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ type unlockCmd struct {
 
 // Run breaks the lock.
 func (c *unlockCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *stdio) error {
-	mc, rc, err := c.both(ctx, log, io, nil)
+	mc, rc, err := c.both(ctx, log, io, dial{})
 	if err != nil {
 		return err
 	}

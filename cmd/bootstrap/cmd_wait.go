@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/srvthreds/bootstrap/conn"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/runner"
@@ -77,13 +79,14 @@ func (c *waitCmd) wait(ctx context.Context, log *slog.Logger, io *stdio, set *pr
 		fmt.Errorf("%w after %s", runner.ErrWaitTimeout, c.Timeout))
 	defer cancel()
 	// Redis is read only for profiles that write there (their record in
-	// Redis must say they are current too).
+	// Redis must say they are current too); then both are dialled at once.
 	var rc redis.UniversalClient
-	mc, err := c.mongo(ctx, log, io, nil)
-	if err == nil && slices.ContainsFunc(set.Profiles, runner.WritesRedis) {
-		if rc, err = c.redis(ctx, log, io, nil); err != nil {
-			disconnect(ctx, io.Shutdown, mc, nil)
-		}
+	var mc *mongo.Client
+	var err error
+	if slices.ContainsFunc(set.Profiles, runner.WritesRedis) {
+		mc, rc, err = c.both(ctx, log, io, dial{})
+	} else {
+		mc, err = c.mongo(ctx, log, io, dial{})
 	}
 	if err != nil {
 		return c.connectFailed(ctx, err)

@@ -124,67 +124,6 @@ func (f *connTLSFlags) Validate() error {
 	return nil
 }
 
-func (f *connFlags) env(io *stdio) conn.Env {
-	if f.checked != nil {
-		return *f.checked
-	}
-	return conn.Env{Getenv: io.Env, ReadFile: os.ReadFile}
-}
-
-func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, error) {
-	uri, err := conn.ResolveMongoURI(f.MongoURI, f.env(io))
-	if err != nil {
-		return nil, err
-	}
-	log.Info("connecting", "service", "MongoDB", "addr", conn.Redact(uri))
-	if f.MongoTLSInsecure {
-		log.Warn("MongoDB's TLS certificate is not verified (--mongo-tls-insecure): anyone on the path can read and change what is written")
-	}
-	tlsFiles := conn.TLSFiles{CAFile: f.MongoTLSCAFile, Insecure: f.MongoTLSInsecure}
-	mc, err := conn.ConnectMongo(ctx, uri, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt, TLS: tlsFiles})
-	return mc, insecureIsUsage(err)
-}
-
-// insecureIsUsage makes a connection string that turns verification off
-// without the flag a bad command line (exit 2).
-func insecureIsUsage(err error) error {
-	if errors.Is(err, conn.ErrInsecureTLS) {
-		return usageError{err}
-	}
-	return err
-}
-
-func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (redis.UniversalClient, error) {
-	if err := f.connTLSFlags.Validate(); err != nil { // kong does not call an embedded struct's hook
-		return nil, usageError{err}
-	}
-	cfg, err := conn.ResolveRedis(f.RedisURL, f.env(io))
-	if err != nil {
-		return nil, err
-	}
-	f.redisConfig(&cfg)
-	log.Info("connecting", "service", "Redis", "addr", conn.Redact(cfg.URL), "topology", cfg.Topology())
-	if f.RedisTLSInsecure {
-		log.Warn("Redis's TLS certificate is not verified (--redis-tls-insecure-skip-verify): anyone on the path can read and change what is written")
-	}
-	rc, err := conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
-	return rc, insecureIsUsage(err)
-}
-
-// both connects to MongoDB, then Redis; on an error nothing stays connected.
-func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, redis.UniversalClient, error) {
-	mc, err := f.mongo(ctx, log, io, onAttempt)
-	if err != nil {
-		return nil, nil, err
-	}
-	rc, err := f.redis(ctx, log, io, onAttempt)
-	if err != nil {
-		disconnect(ctx, io.Shutdown, mc, nil)
-		return nil, nil, err
-	}
-	return mc, rc, nil
-}
-
 // lockFlags name the lock.
 type lockFlags struct {
 	LockName string        `help:"Name of the distributed lock." default:"bootstrap" env:"BOOTSTRAP_LOCK_NAME"`
@@ -278,7 +217,7 @@ type runEnv struct {
 // under the lock of lf (waiting at most lockWait, logging who holds it), and
 // a function that disconnects.
 func lockedRunner(ctx context.Context, cf *connFlags, lf *lockFlags, lockWait time.Duration, e runEnv) (*runner.Runner, func(), error) {
-	mc, rc, err := cf.both(ctx, e.log, e.io, nil)
+	mc, rc, err := cf.both(ctx, e.log, e.io, dial{})
 	if err != nil {
 		return nil, nil, err
 	}

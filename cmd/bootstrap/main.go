@@ -6,7 +6,12 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/srvthreds/bootstrap/conn"
 )
 
 // Set by the Makefile with -ldflags -X.
@@ -19,7 +24,8 @@ var (
 func main() {
 	sd := newShutdown(context.Background())
 	done := make(chan int, 1)
-	pio := stdio{Out: os.Stdout, Err: os.Stderr, Env: os.Getenv, Shutdown: sd}
+	pio := stdio{Out: os.Stdout, Err: os.Stderr, Env: os.Getenv, Shutdown: sd,
+		RedisLog: func(log *slog.Logger) { redis.SetLogger(conn.RedisLog{Log: log}) }}
 	go func() { done <- execute(sd.ctx, os.Args[1:], pio) }() // execute recovers panics
 	code := sd.wait(done)
 	sd.stop()

@@ -71,7 +71,9 @@ func split(rest string) (userinfo string, hasUser bool, hosts, db string, ok boo
 		hosts, db, found = h, d, 1
 	}
 	for at := strings.LastIndexByte(rest, '@'); at >= 0; at = strings.LastIndexByte(rest[:at], '@') {
-		if h, d, valid := hostsAndDB(rest[at+1:]); valid {
+		// User information names no host after it: an "@" followed by
+		// none is in a query value (Cosmos DB's appName=@account@).
+		if h, d, valid := hostsAndDB(rest[at+1:]); valid && h != "" {
 			userinfo, hasUser, hosts, db = rest[:at], true, h, d
 			found++
 		}

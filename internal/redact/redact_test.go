@@ -33,6 +33,9 @@ func TestURI(t *testing.T) {
 		{"empty", "", Unparseable},
 		{"ambiguous_at_in_password_and_query", "redis://:12?3@host", Unparseable},
 		{"spaces_in_host", "mongodb://u:pw@mon go/nr", Unparseable},
+		{"cosmos_app_name_with_at", "mongodb://acct:a2V5%3D%3D@acct.mongo.cosmos.azure.com:10255/?ssl=true&replicaSet=globaldb&retrywrites=false&maxIdleTimeMS=120000&appName=@acct@",
+			"mongodb://acct:***@acct.mongo.cosmos.azure.com:10255"},
+		{"no_host_after_user", "mongodb://u:pw@/nr", Unparseable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
