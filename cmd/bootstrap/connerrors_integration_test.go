@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"github.com/srvthreds/bootstrap/internal/harness"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // connTest runs the binary, as a process with JSON logs, on the example
 // profiles.
