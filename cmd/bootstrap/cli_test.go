@@ -164,6 +164,7 @@ func TestExitCode_maps_every_cause(t *testing.T) {
 		{name: "fenced_by_the_store", err: fmt.Errorf("write: %w", store.ErrFenced), want: 5},
 		{name: "invalid_profile", err: fmt.Errorf("load: %w", &profiles.ValidationError{Problems: []profiles.Problem{{Msg: "x"}}}), want: 3},
 		{name: "lock_not_acquired", err: fmt.Errorf("wait: %w", lock.ErrNotAcquired), want: 4},
+		{name: "unlock_refused_holder_renews", err: fmt.Errorf("unlock: %w", lock.ErrHeld), want: 4},
 		{name: "wait_timeout", err: runner.ErrWaitTimeout, want: 4},
 		{name: "lock_lost", err: runner.ErrLockLost, want: 5},
 		{name: "fenced", err: runner.ErrFenced, want: 5},

@@ -50,7 +50,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, profiles.ErrInvalid), errors.Is(err, runner.ErrNoSnapshot):
 		return exitInvalid
-	case errors.Is(err, lock.ErrNotAcquired), errors.Is(err, runner.ErrWaitTimeout):
+	case errors.Is(err, lock.ErrNotAcquired), errors.Is(err, runner.ErrWaitTimeout), errors.Is(err, lock.ErrHeld):
 		return exitNotAcquired
 	case errors.Is(err, runner.ErrLockLost), errors.Is(err, lock.ErrLost), errors.Is(err, store.ErrFenced):
 		return exitLockLost

@@ -125,7 +125,7 @@ func TestReport_json_of_run_rollback_reset_unlock(t *testing.T) {
 		t.Fatalf("take the lock: %v", err)
 	}
 	code, rep = reportOf(t, args("unlock")...)
-	if u := rep.Unlock; code == exitOK || rep.Error == "" || u == nil || u.Broken || u.Holder == nil || u.Holder.RunID != "stale" {
+	if u := rep.Unlock; code != exitNotAcquired || rep.Error == "" || u == nil || u.Broken || u.Holder == nil || u.Holder.RunID != "stale" {
 		t.Errorf("unlock of a renewed lock: exit %d, %+v (unlock %+v)", code, rep, rep.Unlock)
 	}
 	code, rep = reportOf(t, args("unlock", "--force")...)
