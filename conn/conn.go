@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/internal/redact"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -158,6 +159,9 @@ type ConnectOptions struct {
 	// they add to the URI's own tls options. ConnectRedis reads
 	// RedisConfig.TLSFiles instead.
 	TLS TLSFiles
+	// Monitor, when set, watches ConnectMongo's client's commands (the run
+	// counts the commands its server throttled).
+	Monitor *event.CommandMonitor
 }
 
 func (o *ConnectOptions) timeout() time.Duration {
@@ -181,6 +185,9 @@ func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo
 	var files TLSFiles
 	if opts != nil {
 		files = opts.TLS
+		if opts.Monitor != nil {
+			co.SetMonitor(opts.Monitor)
+		}
 	}
 	if err := mongoTLS(co, files); err != nil {
 		return nil, fmt.Errorf("mongo uri %s: %w", Redact(uri), err)

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/conn"
+	"github.com/srvthreds/bootstrap/internal/mongox"
 	"github.com/srvthreds/bootstrap/internal/panics"
 	"github.com/srvthreds/bootstrap/lock"
 	"github.com/srvthreds/bootstrap/profiles"
@@ -122,7 +123,23 @@ func (f *connFlags) env(io *stdio) conn.Env {
 	return conn.Env{Getenv: io.Env, ReadFile: os.ReadFile}
 }
 
-func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, error) {
+// connHooks is what a command that serves /livez and /metrics (a
+// *health.State) learns from the connections: a heartbeat after each failed
+// attempt to connect, and each MongoDB command the server throttled.
+type connHooks interface {
+	Heartbeat()
+	MongoThrottled()
+}
+
+// onAttempt is h's heartbeat; nil without h.
+func onAttempt(h connHooks) func() {
+	if h == nil {
+		return nil
+	}
+	return h.Heartbeat
+}
+
+func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, h connHooks) (*mongo.Client, error) {
 	uri, err := conn.ResolveMongoURI(f.MongoURI, f.env(io))
 	if err != nil {
 		return nil, err
@@ -132,7 +149,11 @@ func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, onAt
 		log.Warn("MongoDB's TLS certificate is not verified (--mongo-tls-insecure): anyone on the path can read and change what is written")
 	}
 	tlsFiles := conn.TLSFiles{CAFile: f.MongoTLSCAFile, Insecure: f.MongoTLSInsecure}
-	mc, err := conn.ConnectMongo(ctx, uri, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt, TLS: tlsFiles})
+	co := &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt(h), TLS: tlsFiles}
+	if h != nil {
+		co.Monitor = mongox.ThrottleMonitor(h.MongoThrottled)
+	}
+	mc, err := conn.ConnectMongo(ctx, uri, co)
 	return mc, insecureIsUsage(err)
 }
 
@@ -145,7 +166,7 @@ func insecureIsUsage(err error) error {
 	return err
 }
 
-func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (redis.UniversalClient, error) {
+func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, h connHooks) (redis.UniversalClient, error) {
 	if err := f.connTLSFlags.Validate(); err != nil { // kong does not call an embedded struct's hook
 		return nil, usageError{err}
 	}
@@ -158,17 +179,17 @@ func (f *connFlags) redis(ctx context.Context, log *slog.Logger, io *stdio, onAt
 	if f.RedisTLSInsecure {
 		log.Warn("Redis's TLS certificate is not verified (--redis-tls-insecure-skip-verify): anyone on the path can read and change what is written")
 	}
-	rc, err := conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt})
+	rc, err := conn.ConnectRedis(ctx, cfg, &conn.ConnectOptions{Timeout: f.ConnectTimeout, Log: log, OnAttempt: onAttempt(h)})
 	return rc, insecureIsUsage(err)
 }
 
 // both connects to MongoDB, then Redis; on an error nothing stays connected.
-func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, onAttempt func()) (*mongo.Client, redis.UniversalClient, error) {
-	mc, err := f.mongo(ctx, log, io, onAttempt)
+func (f *connFlags) both(ctx context.Context, log *slog.Logger, io *stdio, h connHooks) (*mongo.Client, redis.UniversalClient, error) {
+	mc, err := f.mongo(ctx, log, io, h)
 	if err != nil {
 		return nil, nil, err
 	}
-	rc, err := f.redis(ctx, log, io, onAttempt)
+	rc, err := f.redis(ctx, log, io, h)
 	if err != nil {
 		disconnect(ctx, io.Shutdown, mc, nil)
 		return nil, nil, err
