@@ -146,3 +146,68 @@ func replicate(t *testing.T, rc *redis.Client, addr string) {
 		}
 	}
 }
+
+// TestFences_strictly_increase_after_the_counter_is_evicted: Redis runs
+// with maxmemory-policy allkeys-lru (as Azure Cache for Redis does) and a
+// filler of newer keys evicts the fence counter, touched once a run; the
+// next run still draws a fence above every fence drawn before.
+func TestFences_strictly_increase_after_the_counter_is_evicted(t *testing.T) {
+	t.Parallel()
+	f := startFixture(t)
+	first := runFence(t, f, "one")
+	second := runFence(t, f, "two")
+	evictFenceCounter(t, f.rc)
+	third := runFence(t, f, "one")
+	wantIncreasing(t, f, first, second, third)
+}
+
+// evictFenceCounter caps rc's memory a little above what it uses, under
+// allkeys-lru, writes filler keys until the fence counter is evicted, then
+// lifts the cap (the filler stays).
+func evictFenceCounter(t *testing.T, rc *redis.Client) {
+	t.Helper()
+	ctx := t.Context()
+	l, err := lock.New(rc, testLock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := l.Key() + ":fence"
+	used, err := rc.MemoryUsage(ctx, counter).Result()
+	if err != nil || used == 0 {
+		t.Fatalf("the fence counter before eviction: %d bytes, %v", used, err)
+	}
+	info, err := rc.Info(ctx, "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base int64
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			fmt.Sscan(v, &base)
+		}
+	}
+	for _, kv := range [][2]string{{"maxmemory-policy", "allkeys-lru"}, {"maxmemory", fmt.Sprint(base + 1<<20)}} {
+		if err := rc.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filler := strings.Repeat("x", 10<<10)
+	for i := 0; ; i++ {
+		if n, err := rc.Exists(ctx, counter).Result(); err != nil || n == 0 {
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("fence counter evicted after %d filler keys", i)
+			break
+		}
+		if i == 10_000 {
+			t.Fatal("the fence counter was not evicted after 10,000 filler keys")
+		}
+		if err := rc.Set(ctx, fmt.Sprintf("filler:%05d", i), filler, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rc.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
