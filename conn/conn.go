@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/srvthreds/bootstrap/internal/redact"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -199,6 +200,9 @@ type ConnectOptions struct {
 	// (commands that only read, run by a person); else it is retried until
 	// the timeout, as DNS may come up later (a Pod's Service).
 	FinalDNS bool
+	// Monitor, when set, watches ConnectMongo's client's commands (the run
+	// counts the commands its server throttled).
+	Monitor *event.CommandMonitor
 }
 
 func (o *ConnectOptions) timeout() time.Duration {
@@ -221,8 +225,9 @@ func (o *ConnectOptions) addr(uri string) string {
 // do not resolve yet is retried like a server that does not answer.
 func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo.Client, error) {
 	var files TLSFiles
+	var monitor *event.CommandMonitor
 	if opts != nil {
-		files = opts.TLS
+		files, monitor = opts.TLS, opts.Monitor
 	}
 	var c *mongo.Client
 	var hosts []string
@@ -233,6 +238,9 @@ func ConnectMongo(ctx context.Context, uri string, opts *ConnectOptions) (*mongo
 		co, err := MongoOptions(uri, files)
 		if err != nil {
 			return err
+		}
+		if monitor != nil {
+			co.SetMonitor(monitor)
 		}
 		if c, err = mongo.Connect(co); err != nil {
 			return configError("mongo uri", uri, err)

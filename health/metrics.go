@@ -39,6 +39,7 @@ type stateMetrics struct {
 	documents       *family
 	outcomes        *family
 	stepErrors      *family
+	throttled       *metrics.Counter
 
 	infoMu sync.Mutex // serializes setInfo's replace of the info series
 }
@@ -63,9 +64,12 @@ func newMetrics(s *State) *stateMetrics {
 	}
 	runDuration := newFamily("bootstrap_run_duration_seconds", "gauge", "Duration of the finished run.")
 	m.runDuration = runDuration.set.NewGauge(runDuration.name, nil)
+	throttled := newFamily("bootstrap_mongo_throttled_total", "counter",
+		"MongoDB commands the server throttled (Azure Cosmos DB's 16500, request rate is large), retried after the wait it named.")
+	m.throttled = throttled.set.NewCounter(throttled.name)
 	m.all = []*family{
 		m.info, runDuration, m.profileDuration, m.stepDuration,
-		m.documents, m.outcomes, m.stepErrors,
+		m.documents, m.outcomes, m.stepErrors, throttled,
 		gaugeFunc("bootstrap_lock_wait_seconds", "Time spent waiting for the lock.",
 			func() float64 { return time.Duration(s.lockWaited.Load()).Seconds() }),
 		gaugeFunc("bootstrap_lock_held", "1 while this run holds the lock.",

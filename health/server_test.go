@@ -153,6 +153,8 @@ func TestMetrics(t *testing.T) {
 	s.SetReady(true)
 	s.LockWaited(5 * time.Second)
 	s.SetLock(true, 17, "run-1@pod-a")
+	s.MongoThrottled()
+	s.MongoThrottled()
 
 	s.StartProfile("base", "v1")
 	s.StartStep("base", "0:configs")
@@ -190,6 +192,7 @@ func TestMetrics(t *testing.T) {
 		{"stalled", "bootstrap_stalled", nil, 0},
 		{"last_progress", "bootstrap_last_progress_timestamp_seconds", nil, float64(clock.Now().Unix())},
 		{"info", "bootstrap_info", map[string]string{"version": "1.2.3"}, 1},
+		{"mongo_throttled", "bootstrap_mongo_throttled_total", nil, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,6 +226,7 @@ func TestMetrics(t *testing.T) {
 		"bootstrap_last_progress_timestamp_seconds": dto.MetricType_GAUGE,
 		"bootstrap_ready":                           dto.MetricType_GAUGE,
 		"bootstrap_stalled":                         dto.MetricType_GAUGE,
+		"bootstrap_mongo_throttled_total":           dto.MetricType_COUNTER,
 	}
 	for name, want := range types {
 		mf := families[name]

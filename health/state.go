@@ -123,6 +123,10 @@ func (s *State) SetLock(held bool, fence int64, holder string) {
 // It is not progress: waiting is kept alive with Heartbeat.
 func (s *State) LockWaited(d time.Duration) { s.lockWaited.Store(int64(d)) }
 
+// MongoThrottled counts one MongoDB command that the server throttled
+// (bootstrap_mongo_throttled_total).
+func (s *State) MongoThrottled() { s.metrics.throttled.Inc() }
+
 // Heartbeat reports progress without work done, for phases that wait on
 // something (connecting, waiting for the lock).
 func (s *State) Heartbeat() { s.touch() }

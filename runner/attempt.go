@@ -64,7 +64,7 @@ func (r *Runner) underLock(ctx context.Context, what string, profs []*profiles.P
 	}
 	err = a.readMarkers(profs)
 	if err == nil {
-		err = a.checkFence()
+		err = a.checkFence(profs)
 	}
 	if err == nil {
 		a.log = a.log.With("fence", a.lease.Fence())
@@ -200,40 +200,6 @@ func (a *attempt) readMarkers(profs []*profiles.Profile) error {
 	for name, c := range comps {
 		a.prevs[name] = c.Marker
 	}
-	return nil
-}
-
-// checkFence makes sure the lease's fence is above every stored marker's. It
-// is not when Redis lost the fence counter (a restart without persistence):
-// then the counter is raised past the markers and the lock taken again, so
-// that this run's markers are not refused as stale.
-func (a *attempt) checkFence() error {
-	var top int64
-	for _, m := range a.prevs {
-		if m != nil && m.Fence > top {
-			top = m.Fence
-		}
-	}
-	if top < a.lease.Fence() {
-		return nil
-	}
-	r := a.r
-	a.log.Warn("fence counter is behind the stored markers (Redis lost its data?); raising it and taking the lock again",
-		"fence", a.lease.Fence(), "highest_marker_fence", top)
-	if _, err := r.locker.RaiseFence(a.ctx(), top); err != nil {
-		return err
-	}
-	a.s.Stop()
-	if err := a.lease.Release(a.parent); err != nil && !errors.Is(err, lock.ErrLost) {
-		return err
-	}
-	lease, err := r.acquire(a.parent, a.log)
-	if err != nil {
-		a.lease = nil
-		return err
-	}
-	a.lease = lease
-	a.guard()
 	return nil
 }
 

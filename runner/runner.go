@@ -209,6 +209,7 @@ type Runner struct {
 	redis   redis.UniversalClient
 	store   *store.Store
 	records *records
+	fences  fenceClaimer // store, where the lock's fences are kept durable
 	reader  recordReader // records, as the fast path, the wait for the lock, wait and plan read them
 	locker  Locker
 	// lockKey is the lock's key for the token check of Redis batches; ""
@@ -230,6 +231,7 @@ func New(s Stores, opts *Options) (*Runner, error) {
 	r := &Runner{mongo: s.Mongo, redis: s.Redis, opts: o, log: o.Log, rep: o.Reporter}
 	if s.Mongo != nil {
 		r.store = store.New(s.Mongo)
+		r.fences = r.store
 		r.records = newRecords(r.store, s.Redis)
 		r.reader = r.records
 	}

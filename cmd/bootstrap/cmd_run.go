@@ -103,7 +103,7 @@ func (c *runCmd) Run(ctx context.Context, log *slog.Logger, bi *buildInfo, io *s
 		names[i] = p.Name
 	}
 	log.Info("run starting", "profiles", names, "version", bi.Version, "force", c.Force, "reset", c.Reset)
-	mc, rc, err = c.both(ctx, log, io, dial{onAttempt: state.Heartbeat})
+	mc, rc, err = c.both(ctx, log, io, dial{onAttempt: state.Heartbeat, throttled: state.MongoThrottled})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/srvthreds/bootstrap/conn"
+	"github.com/srvthreds/bootstrap/internal/mongox"
 	"github.com/srvthreds/bootstrap/internal/panics"
 )
 
@@ -18,10 +19,12 @@ import (
 // attempt (a heartbeat), and whether a host name that does not resolve is
 // final at once (commands that only read, run by a person: status, history,
 // plan) rather than retried until --connect-timeout (run, wait: in a Pod,
-// DNS may come up later).
+// DNS may come up later); throttled counts each MongoDB command the server
+// throttled (a run's /metrics).
 type dial struct {
 	onAttempt func()
 	finalDNS  bool
+	throttled func()
 }
 
 func (f *connFlags) env(io *stdio) conn.Env {
@@ -41,10 +44,14 @@ func (f *connFlags) mongo(ctx context.Context, log *slog.Logger, io *stdio, d di
 	if f.MongoTLSInsecure {
 		log.Warn("MongoDB's TLS certificate is not verified (--mongo-tls-insecure): anyone on the path can read and change what is written")
 	}
-	mc, err := conn.ConnectMongo(ctx, target.URI, &conn.ConnectOptions{
+	co := &conn.ConnectOptions{
 		Timeout: f.ConnectTimeout, Log: log, OnAttempt: d.onAttempt, FinalDNS: d.finalDNS, Addr: addr,
 		TLS: conn.TLSFiles{CAFile: f.MongoTLSCAFile, Insecure: f.MongoTLSInsecure},
-	})
+	}
+	if d.throttled != nil {
+		co.Monitor = mongox.ThrottleMonitor(d.throttled)
+	}
+	mc, err := conn.ConnectMongo(ctx, target.URI, co)
 	return mc, insecureIsUsage(err)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -25,6 +26,8 @@ type topo struct {
 	rdb       redis.UniversalClient // the test's own client of the topology
 	redisArgs []string              // --redis-url ... and the topology's flag
 	dir       string                // profiles, copied into every runner
+	vars      map[string]string     // added to exampleEnv (REDIS_PASSWORD, say)
+	files     map[string][]byte     // copied into every runner (a CA file, say)
 }
 
 // args returns the arguments of command cmd against the topology.
@@ -44,8 +47,16 @@ func (tp *topo) exec(t testing.TB, name, cmd string, extra ...string) (int, stri
 
 func (tp *topo) start(t testing.TB, name, cmd string, extra ...string) *harness.RunnerContainer {
 	t.Helper()
+	return tp.startIn(t, tp.dir, name, cmd, extra...)
+}
+
+// startIn is start with the profiles of dir.
+func (tp *topo) startIn(t testing.TB, dir, name, cmd string, extra ...string) *harness.RunnerContainer {
+	t.Helper()
+	vars := exampleEnv()
+	maps.Copy(vars, tp.vars)
 	return tp.env.StartRunner(t, harness.RunOptions{
-		Args: tp.args(cmd, extra...), Env: exampleEnv(), Name: name, ProfilesDir: tp.dir,
+		Args: tp.args(cmd, extra...), Env: vars, Name: name, ProfilesDir: dir, Files: tp.files,
 	})
 }
 

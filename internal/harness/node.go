@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -29,6 +30,18 @@ type Node struct {
 	Addr string
 
 	c *testcontainers.DockerContainer
+	// tls, when set, is the test process's TLS configuration for the node
+	// (the test's CA, the node's name as the server name); password is
+	// the node's requirepass.
+	tls      *tls.Config
+	password string
+}
+
+// hostAddr is the node's address by name, "<name>:port", as a Cluster that
+// announces host names gives it.
+func (nd *Node) hostAddr() string {
+	_, port, _ := net.SplitHostPort(nd.NetAddr)
+	return net.JoinHostPort(nd.Name, port)
 }
 
 // nodeSpec describes a node to start.

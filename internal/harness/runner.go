@@ -39,6 +39,9 @@ type RunOptions struct {
 	ProfilesDir string
 	// Name is put in the container's name, to tell runs apart in logs.
 	Name string
+	// Files are copied into the container before it starts: path → content
+	// (a CA file, say).
+	Files map[string][]byte
 }
 
 // RunnerContainer is one run of the runner image, removed when the test that
@@ -90,6 +93,11 @@ func (e *Env) StartRunner(t testing.TB, o RunOptions) *RunnerContainer {
 			t.Fatalf("harness: copy profiles into the runner: %v", err)
 		}
 		opts = append(opts, withProfiles(archive))
+	}
+	for p, b := range o.Files {
+		opts = append(opts, testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader: bytes.NewReader(b), ContainerFilePath: p, FileMode: 0o644,
+		}))
 	}
 	c, err := testcontainers.Run(ctx, img, opts...)
 	testcontainers.CleanupContainer(t, c)

@@ -56,6 +56,13 @@ func NewCA(t testing.TB) *CA {
 	return &CA{PEM: pemBlock("CERTIFICATE", der), cert: cert, key: key}
 }
 
+// pool is a certificate pool of the CA alone.
+func (ca *CA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
 func serial(t testing.TB) *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	if err != nil {

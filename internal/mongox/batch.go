@@ -158,7 +158,10 @@ type Window interface {
 // Retry calls fn until it succeeds, fails with an error that is
 // not transient (see IsTransient), ctx ends, w refuses an attempt, or the
 // retry budget is spent (6 attempts or one minute). It waits between
-// attempts with exponential backoff and jitter, from 100ms up to 5s. fn must
+// attempts with exponential backoff and jitter, from 100ms up to 5s; after
+// Cosmos DB's throttling (16500) it waits the RetryAfterMs the server named
+// instead, without counting the attempt, and gives up at once when that
+// wait would pass the minute or ctx's deadline (see Throttled). fn must
 // be idempotent. Each attempt has w's deadline as it is when the attempt
 // starts (see Window); an attempt cut off by it while ctx lives on (a
 // renewal moved it) is retried. When ctx ends it returns ctx's cause; when
@@ -191,10 +194,10 @@ func retry(ctx context.Context, log *slog.Logger, w Window, splittable bool, fn 
 		if splittable && errors.As(err, &cut) {
 			return err
 		}
-		if !IsTransient(err) || attempt >= retryAttempts || time.Since(start) >= retryMaxElapsed {
+		wait, ok := nextWait(ctx, start, &attempt, delay, err)
+		if !ok {
 			return err
 		}
-		wait := delay/2 + rand.N(delay/2+1)
 		log.Warn("transient error, retrying", "attempt", attempt, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
@@ -205,6 +208,23 @@ func retry(ctx context.Context, log *slog.Logger, w Window, splittable bool, fn 
 		}
 		delay = min(delay*2, retryMaxDelay)
 	}
+}
+
+// nextWait is how long retry waits after an attempt that failed with err,
+// or false when it gives up. A throttled attempt (Throttled: Cosmos DB's
+// 16500) waits what the server asked for and does not count towards the
+// attempts, only towards the minute (see throttledWait); any other
+// transient error waits the backoff delay with jitter, within the attempts
+// and the minute.
+func nextWait(ctx context.Context, start time.Time, attempt *int, delay time.Duration, err error) (time.Duration, bool) {
+	if after, ok := Throttled(err); ok {
+		*attempt--
+		return throttledWait(ctx, start, after)
+	}
+	if !IsTransient(err) || *attempt >= retryAttempts || time.Since(start) >= retryMaxElapsed {
+		return 0, false
+	}
+	return delay/2 + rand.N(delay/2+1), true
 }
 
 // maxTimeMSExpired is MongoDB's error code for a command that ran past its
