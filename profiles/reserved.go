@@ -13,7 +13,7 @@ const (
 	// its fence and holder, and any record of its own.
 	ReservedRedisPrefix = "bootstrap:"
 	// ReservedCollectionPrefix starts every MongoDB collection of bootstrap:
-	// markers, audit records, snapshots.
+	// markers, audit records, snapshots, claimed fences.
 	ReservedCollectionPrefix = "bootstrap_"
 )
 
@@ -21,7 +21,7 @@ const (
 // collection, or "".
 func checkReservedCollection(name string) string {
 	if strings.HasPrefix(name, ReservedCollectionPrefix) {
-		return fmt.Sprintf("collection %q is reserved: %s* collections are bootstrap's own (markers, audit, snapshots)", name, ReservedCollectionPrefix)
+		return fmt.Sprintf("collection %q is reserved: %s* collections are bootstrap's own (markers, audit, snapshots, fences)", name, ReservedCollectionPrefix)
 	}
 	return ""
 }
