@@ -264,3 +264,19 @@ func (c *fileCtx) integer(n *yaml.Node, field string) (int, bool) {
 	c.at(n.Line, n.Column, field, "%q is not an integer", n.Value)
 	return 0, false
 }
+
+// boolean returns key's value, true or false, def when absent or invalid
+// (reported).
+func (m ymap) boolean(key string, def bool) bool {
+	v := m.vals[key]
+	if isNull(v) {
+		return def
+	}
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
+		if b, err := strconv.ParseBool(v.Value); err == nil {
+			return b
+		}
+	}
+	m.c.at(v.Line, v.Column, m.sub(key), "%q is not true or false", v.Value)
+	return def
+}

@@ -104,6 +104,9 @@ func (c *planCmd) print(io *stdio, plan []runner.PlanEntry) error {
 			}
 			fmt.Fprintln(io.Out)
 		}
+		for _, ix := range e.Indexes {
+			fmt.Fprintf(io.Out, "  index: %s\n", ix)
+		}
 		for _, w := range e.Warnings {
 			fmt.Fprintf(io.Out, "  warning: %s\n", w)
 		}
