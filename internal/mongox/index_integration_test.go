@@ -2,9 +2,11 @@ package mongox_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -119,6 +121,31 @@ func TestIndexesEnsure(t *testing.T) {
 				t.Errorf("indexes = %v, want %v", got, tt.wantNames)
 			}
 		})
+	}
+}
+
+// closedWindow refuses every attempt, as a lost lease does.
+type closedWindow struct{}
+
+func (closedWindow) Open() (time.Time, error) { return time.Time{}, errLeaseGone }
+
+var errLeaseGone = errors.New("lease gone")
+
+// TestIndexesEnsureUnderTheWindow: creating an index is a write, refused
+// once the lease is gone.
+func TestIndexesEnsureUnderTheWindow(t *testing.T) {
+	t.Parallel()
+	mc := harness.StartMongo(t, nil).Client(t)
+	coll := mc.Database("ensure_window").Collection("a")
+	if _, err := coll.InsertOne(t.Context(), bson.D{{Key: "code", Value: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := mongox.NewIndexes().Ensure(t.Context(), nil, closedWindow{}, coll, mongox.KeyIndex("code"))
+	if !errors.Is(err, errLeaseGone) {
+		t.Fatalf("Ensure under a closed window: %v, want the window's error", err)
+	}
+	if got := names(t, coll); !slices.Equal(got, []string{"_id_"}) {
+		t.Errorf("indexes = %v, want _id_ only", got)
 	}
 }
 
