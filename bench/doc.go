@@ -21,6 +21,9 @@
 //   - apply: a generated documents profile at several sizes against `bench
 //     raw-apply`, a minimal program with the raw MongoDB driver sending the
 //     same writes: wall time, client CPU and peak RSS;
+//   - keyed: documents keyed by a field other than _id (-keyed-docs, 20,000
+//     by default) against the same keyed by _id and against `bench raw-apply
+//     -key code` with and without an index on the key, write phases;
 //   - contention: N runner processes started at once on current markers
 //     against N `version` processes, and on empty servers against one apply
 //     plus N `version` processes;

@@ -36,7 +36,7 @@ var (
 
 // sectionNames are the figures, in the order they are measured.
 func sectionNames() []string {
-	return []string{"size", "cold", "noop", "apply", "contention", "failover"}
+	return []string{"size", "cold", "noop", "apply", "keyed", "contention", "failover"}
 }
 
 // config is the command line of bench.
@@ -59,6 +59,8 @@ type config struct {
 	Contention       []int
 	ContentionRuns   int
 	ContentionEmpty  int
+	KeyedDocs        int
+	KeyedRuns        int
 	FailoverRuns     int
 	LockTTL          time.Duration
 	// MakeTest is the wall time of a warm `make test`, measured outside
@@ -84,6 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	applySizes := fs.String("apply-sizes", "250,1000,2000,5000", "documents in the generated profile, ascending; the RSS target applies to the last")
 	fs.IntVar(&o.ApplyRuns, "apply-runs", 3, "runs of the runner and of the raw program at each size")
 	fs.IntVar(&o.ApplyRunsLargest, "apply-runs-largest", 1, "runs at the largest size (at most -apply-runs; 5,000 documents take minutes per run on FerretDB)")
+	fs.IntVar(&o.KeyedDocs, "keyed-docs", 20000, "documents of the keyed writes figure (keyed upserts scan the collection on FerretDB: hours at 20,000)")
+	fs.IntVar(&o.KeyedRuns, "keyed-runs", 1, "runs of each program of the keyed writes figure")
 	contention := fs.String("contention", "20,100", "runners started at once on current markers, ascending")
 	fs.IntVar(&o.ContentionEmpty, "contention-empty", 20, "runners started at once on empty servers")
 	fs.IntVar(&o.ContentionRuns, "contention-runs", 3, "trials at each number of runners")
@@ -110,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if o.Contention, err = parseInts(*contention); err != nil {
 		return o, fmt.Errorf("-contention: %w", err)
 	}
-	if min(o.ColdRuns, o.NoopRuns, o.RSSRuns, o.ApplyRuns, o.ContentionRuns, o.FailoverRuns, o.ContentionEmpty, o.ApplyRunsLargest) < 1 {
+	if min(o.ColdRuns, o.NoopRuns, o.RSSRuns, o.ApplyRuns, o.ContentionRuns, o.FailoverRuns, o.ContentionEmpty, o.ApplyRunsLargest, o.KeyedDocs, o.KeyedRuns) < 1 {
 		return o, errors.New("every -*-runs must be at least 1")
 	}
 	if o.LockTTL < time.Second {
@@ -224,7 +228,7 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 		log.Info("measuring", "figure", name, "load1", loads[len(loads)-1])
 		return true
 	}
-	needServers := want("noop") || want("apply") || want("contention") || want("failover")
+	needServers := want("noop") || want("apply") || want("keyed") || want("contention") || want("failover")
 	if needServers {
 		network, err := d.newNetwork(ctx)
 		if err != nil {
@@ -240,6 +244,7 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 		cold   *coldResult
 		noop   *noopResult
 		apply  *applyResult
+		keyed  *keyedResult
 		cont   *contentionResult
 		fail   *failoverResult
 		errs   = map[string]error{}
@@ -256,6 +261,9 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 	}
 	if step("apply") {
 		apply, errs["apply"] = b.applyThroughput(ctx)
+	}
+	if step("keyed") {
+		keyed, errs["keyed"] = b.keyedWrites(ctx)
 	}
 	if step("contention") {
 		cont, errs["contention"] = b.contention(ctx)
@@ -285,6 +293,9 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 			errs["apply chart"] = err
 		}
 		apply.section(rep, applyTarget, b.srv.Ferret, "benchmarks/apply.png")
+	}
+	if keyed != nil {
+		keyed.section(rep, b.srv.Ferret)
 	}
 	if cont != nil {
 		cont.section(rep, contentionTarget)
@@ -330,6 +341,8 @@ func sectionTitle(name string) string {
 		return "No-op run and peak memory"
 	case "apply":
 		return "Apply throughput"
+	case "keyed":
+		return "Keyed writes"
 	case "contention":
 		return "Contention"
 	case "failover":

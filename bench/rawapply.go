@@ -24,12 +24,15 @@ type rawApplyReport struct {
 }
 
 // rawApplyMain is `bench raw-apply`: the baseline of the apply throughput
-// figure, the least a program can do to write a documents profile. It reads
-// every *.json file of -dir (each an array of objects with an _id), connects
-// to -uri, and replace-upserts the documents by _id into -db.-collection in
+// and keyed writes figures, the least a program can do to write a
+// documents profile. It reads every *.json file of -dir (each an array of
+// objects with the -key field, _id by default), connects to -uri, and
+// replace-upserts the documents by that key into -db.-collection in
 // unordered BulkWrite commands of -batch statements, as the runner's
 // documents step does, with nothing around it: no lock, no markers, no
-// validation, no retries. It returns the process's exit code.
+// validation, no retries. With -index it first creates an index on the key
+// (timed with the writes, as the runner's is). It returns the process's
+// exit code.
 func rawApplyMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("raw-apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,10 +41,13 @@ func rawApplyMain(args []string, stdout, stderr io.Writer) int {
 	coll := fs.String("collection", "", "collection")
 	dir := fs.String("dir", "", "directory of *.json arrays")
 	batch := fs.Int("batch", 100, "statements per BulkWrite")
+	key := fs.String("key", "_id", "the field the upserts match on")
+	index := fs.Bool("index", false, "create an index on -key first")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	rep, err := rawApply(context.Background(), *uri, *db, *coll, *dir, *batch)
+	rep, err := rawApply(context.Background(), rawApplyArgs{URI: *uri, DB: *db, Coll: *coll, Dir: *dir,
+		Batch: *batch, Key: *key, Index: *index})
 	if err != nil {
 		fmt.Fprintln(stderr, "raw-apply:", err)
 		return 1
@@ -53,11 +59,52 @@ func rawApplyMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// rawApplyArgs are the flags of rawApplyMain.
+type rawApplyArgs struct {
+	URI, DB, Coll, Dir, Key string
+	Batch                   int
+	Index                   bool
+}
+
 // rawApply does the work of rawApplyMain.
-func rawApply(ctx context.Context, uri, db, coll, dir string, batch int) (*rawApplyReport, error) {
-	if uri == "" || db == "" || coll == "" || dir == "" || batch < 1 {
-		return nil, errors.New("-uri, -db, -collection, -dir and a positive -batch are required")
+func rawApply(ctx context.Context, a rawApplyArgs) (*rawApplyReport, error) {
+	if a.URI == "" || a.DB == "" || a.Coll == "" || a.Dir == "" || a.Key == "" || a.Batch < 1 {
+		return nil, errors.New("-uri, -db, -collection, -dir, -key and a positive -batch are required")
 	}
+	models, err := rawModels(a.Dir, a.Key)
+	if err != nil {
+		return nil, err
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(a.URI))
+	if err != nil {
+		return nil, err
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+	// Connected before the clock starts, as the runner is before its steps.
+	if err := client.Ping(ctx, nil); err != nil {
+		return nil, err
+	}
+	c := client.Database(a.DB).Collection(a.Coll)
+	t0 := time.Now()
+	if a.Index {
+		if _, err := c.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: a.Key, Value: 1}}}); err != nil {
+			return nil, fmt.Errorf("create index on %s: %w", a.Key, err)
+		}
+	}
+	var written int64
+	for start := 0; start < len(models); start += a.Batch {
+		part := models[start:min(start+a.Batch, len(models))]
+		if _, err := c.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)); err != nil {
+			return nil, fmt.Errorf("bulk write %d-%d: %w", start+1, start+len(part), err)
+		}
+		written += int64(len(part))
+	}
+	return &rawApplyReport{Written: written, WriteMs: time.Since(t0).Milliseconds()}, nil
+}
+
+// rawModels reads the documents of dir's *.json files as replace-upserts
+// matched on key.
+func rawModels(dir, key string) ([]mongo.WriteModel, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
@@ -78,37 +125,18 @@ func rawApply(ctx context.Context, uri, db, coll, dir string, batch int) (*rawAp
 			if err := bson.UnmarshalExtJSON(it, false, &doc); err != nil {
 				return nil, fmt.Errorf("%s[%d]: %w", f, i, err)
 			}
-			var id any
+			var v any
 			for _, e := range doc {
-				if e.Key == "_id" {
-					id = e.Value
+				if e.Key == key {
+					v = e.Value
 				}
 			}
-			if id == nil {
-				return nil, fmt.Errorf("%s[%d]: no _id", f, i)
+			if v == nil {
+				return nil, fmt.Errorf("%s[%d]: no %s", f, i, key)
 			}
 			models = append(models, mongo.NewReplaceOneModel().
-				SetFilter(bson.D{{Key: "_id", Value: id}}).SetReplacement(doc).SetUpsert(true))
+				SetFilter(bson.D{{Key: key, Value: v}}).SetReplacement(doc).SetUpsert(true))
 		}
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		return nil, err
-	}
-	defer client.Disconnect(context.WithoutCancel(ctx))
-	// Connected before the clock starts, as the runner is before its steps.
-	if err := client.Ping(ctx, nil); err != nil {
-		return nil, err
-	}
-	c := client.Database(db).Collection(coll)
-	t0 := time.Now()
-	var written int64
-	for start := 0; start < len(models); start += batch {
-		part := models[start:min(start+batch, len(models))]
-		if _, err := c.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)); err != nil {
-			return nil, fmt.Errorf("bulk write %d-%d: %w", start+1, start+len(part), err)
-		}
-		written += int64(len(part))
-	}
-	return &rawApplyReport{Written: written, WriteMs: time.Since(t0).Milliseconds()}, nil
+	return models, nil
 }

@@ -222,6 +222,18 @@ func TestLoad_invalid(t *testing.T) {
 			},
 		},
 		{
+			name: "step_index_not_a_boolean",
+			files: map[string]string{
+				"a/profile.yaml": "steps:\n  - documents: {collection: Ref, dir: d, key: code, index: maybe}\n  - upsert: {collection: T, file: t.json, index: 0}\n",
+				"a/d/x.json":     `{"code": "x"}`,
+				"a/t.json":       `[{"matcher": {"code": "x"}, "values": {"n": 1}}]`,
+			},
+			want: []string{
+				`a/profile.yaml:2:60: steps[0].documents.index: "maybe" is not true or false`,
+				`a/profile.yaml:3:50: steps[1].upsert.index: "0" is not true or false`,
+			},
+		},
+		{
 			name: "redis_file",
 			files: map[string]string{
 				"a/profile.yaml": "steps:\n  - redis: {file: r.yaml}\n",

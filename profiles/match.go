@@ -39,13 +39,14 @@ type MatchItem struct {
 	Values       json.RawMessage // a JSON object, verbatim
 }
 
-// matchStep parses {collection, file, database} of an upsert or replace
+// matchStep parses {collection, file, index, database} of an upsert or replace
 // step and loads its file.
 func (l *loader) matchStep(src *source, n *yaml.Node, field string, s *Step) *MatchStep {
-	m, ok := l.stepFields(src.ctx, n, field, s, "collection", "file")
+	m, ok := l.stepFields(src.ctx, n, field, s, "collection", "file", "index")
 	if !ok {
 		return nil
 	}
+	s.NoIndex = !m.boolean("index", true)
 	ms := &MatchStep{Collection: m.str("collection", true)}
 	if ms.Collection != "" {
 		if msg := checkCollection(ms.Collection); msg != "" {

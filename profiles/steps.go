@@ -31,13 +31,14 @@ func DefaultHTTPExpect() []int { return []int{200, 201, 202, 204} }
 // maxRetries bounds the retries of an http step.
 const maxRetries = 100
 
-// documentsStep parses {collection, dir, key, database} and loads the
+// documentsStep parses {collection, dir, key, index, database} and loads the
 // documents.
 func (l *loader) documentsStep(src *source, n *yaml.Node, field string, s *Step) *DocumentsStep {
-	m, ok := l.stepFields(src.ctx, n, field, s, "collection", "dir", "key")
+	m, ok := l.stepFields(src.ctx, n, field, s, "collection", "dir", "key", "index")
 	if !ok {
 		return nil
 	}
+	s.NoIndex = !m.boolean("index", true)
 	d := &DocumentsStep{Collection: m.str("collection", true), Key: DefaultDocumentKey}
 	if d.Collection != "" {
 		if msg := cmp.Or(checkCollection(d.Collection), checkReservedCollection(d.Collection)); msg != "" {

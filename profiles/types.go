@@ -99,6 +99,9 @@ type Step struct {
 	// steps): keys left out of its documents, at any depth, besides
 	// Options.OmitKeys.
 	OmitKeys []string
+	// NoIndex (documents, upsert and replace steps: `index: false`): no
+	// index is made sure of on the key the step's writes match on.
+	NoIndex bool
 }
 
 // Name is "<index>:<kind>", used in logs, audit records and markers.

@@ -271,3 +271,19 @@ func (c *fileCtx) place(m ymap, key string) Problem {
 	line, col := m.pos(key)
 	return Problem{Profile: c.profile, File: c.file, Line: line, Column: col, Field: m.sub(key)}
 }
+
+// boolean returns key's value, true or false, def when absent or invalid
+// (reported).
+func (m ymap) boolean(key string, def bool) bool {
+	v := m.vals[key]
+	if isNull(v) {
+		return def
+	}
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" {
+		if b, err := strconv.ParseBool(v.Value); err == nil {
+			return b
+		}
+	}
+	m.c.at(v.Line, v.Column, m.sub(key), "%q is not true or false", v.Value)
+	return def
+}

@@ -271,7 +271,7 @@ func (a *attempt) stepEnv(pc *profileRun, s profiles.Step, log *slog.Logger) *st
 	return step.NewEnv(step.Env{
 		Mongo: a.r.mongo, Redis: a.r.redis, Log: log, Progress: progressOf(a.r.rep), BatchSize: o.BatchSize,
 		Now: o.Now(), DB: step.Database(pc.p, s), Prev: prevStep(pc.prev, s.Name()),
-		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile, Guard: a.s,
+		Getenv: o.Env.Getenv, ReadFile: o.Env.ReadFile, Guard: a.s, Indexes: a.r.indexes,
 	})
 }
 

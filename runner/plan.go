@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -48,6 +49,10 @@ type PlanEntry struct {
 	// Diff compares, for a re-apply, what each document-writing step would
 	// write with what is stored.
 	Diff []StepDiff `json:"diff,omitempty"`
+	// Indexes are the indexes on the keys of its steps' writes that an
+	// apply would create ("would create index bootstrap_code on
+	// app.Thing {code: 1}").
+	Indexes []string `json:"indexes,omitempty"`
 }
 
 // Changes reports whether a run would change anything (--detailed-exitcode):
@@ -117,7 +122,41 @@ func (r *Runner) Plan(ctx context.Context, set *profiles.Set) ([]PlanEntry, erro
 				}
 			}
 		}
+		if e.Action != ActionSkip {
+			if e.Indexes, err = planIndexes(ctx, r.mongo, p); err != nil {
+				return out, err
+			}
+		}
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+// planIndexes lists the indexes on the keys of p's writes that an apply
+// would create. It writes nothing.
+func planIndexes(ctx context.Context, mc *mongo.Client, p *profiles.Profile) ([]string, error) {
+	var out []string
+	for _, s := range p.Steps {
+		kind, err := step.Lookup(s.Kind)
+		if err != nil {
+			return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
+		}
+		env := step.NewEnv(step.Env{Mongo: mc, DB: step.Database(p, s)})
+		w, err := kind.Writes(env, s)
+		if err != nil {
+			return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
+		}
+		for _, ds := range w.Docs {
+			lines, err := step.MissingIndexes(ctx, env, ds)
+			if err != nil {
+				return out, fmt.Errorf("plan %s/%s: %w", p.Name, s.Name(), err)
+			}
+			for _, l := range lines {
+				if !slices.Contains(out, l) {
+					out = append(out, l)
+				}
+			}
+		}
 	}
 	return out, nil
 }

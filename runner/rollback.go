@@ -118,7 +118,7 @@ func (a *attempt) rollback(p *profiles.Profile, to string, res *RollbackResult) 
 // rollbackItems reads the snapshots from cur back to version to, and
 // composes them into the items to restore. It writes nothing.
 func (a *attempt) rollbackItems(p *profiles.Profile, cur *store.Marker, to string, res *RollbackResult, log *slog.Logger) ([]store.StoredSnapshot, []snapshot.RestoreItem, error) {
-	st := store.NewSnapshotStore(a.r.mongo, p.Database, log)
+	st := a.r.store.SnapshotStore(p.Database, log)
 	stored, err := st.List(a.ctx(), p.Name)
 	if err != nil {
 		return nil, nil, err

@@ -218,6 +218,8 @@ type Runner struct {
 	opts    Options
 	log     *slog.Logger
 	rep     Reporter
+	// indexes: those of keyed writes made sure of by this process.
+	indexes *mongox.Indexes
 }
 
 // New returns a Runner of s, with opts (nil: every default) applied once.
@@ -228,7 +230,7 @@ func New(s Stores, opts *Options) (*Runner, error) {
 		o = *opts
 	}
 	o = o.withDefaults()
-	r := &Runner{mongo: s.Mongo, redis: s.Redis, opts: o, log: o.Log, rep: o.Reporter}
+	r := &Runner{mongo: s.Mongo, redis: s.Redis, opts: o, log: o.Log, rep: o.Reporter, indexes: mongox.NewIndexes()}
 	if s.Mongo != nil {
 		r.store = store.New(s.Mongo)
 		r.fences = r.store

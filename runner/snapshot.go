@@ -65,7 +65,7 @@ func (a *attempt) snapshot(pc *profileRun, names []string, ws []*step.Writes) er
 			"steps", targets.Uncovered)
 	}
 	a.begins(p.Name + "/" + snapshotStepName)
-	st := store.NewSnapshotStore(r.mongo, p.Database, log).Under(a.s)
+	st := r.store.SnapshotStore(p.Database, log).Under(a.s)
 	c := &snapshot.Capturer{Mongo: r.mongo, Redis: r.redis, Batch: r.opts.BatchSize,
 		Limit: r.opts.snapshotLimit(), Log: log, Prog: progressOf(r.rep)}
 	if err := a.seedFromEarlierAttempt(st, pc, c); err != nil {
@@ -141,7 +141,7 @@ func (a *attempt) pruneSnapshots(pc *profileRun) {
 	if keep == 0 || a.s.Err() != nil {
 		return
 	}
-	st := store.NewSnapshotStore(a.r.mongo, pc.p.Database, pc.log).Under(a.s)
+	st := a.r.store.SnapshotStore(pc.p.Database, pc.log).Under(a.s)
 	infos, err := st.List(a.ctx(), pc.p.Name)
 	if err != nil {
 		pc.log.Warn("snapshot retention: list snapshots", "err", err)

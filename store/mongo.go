@@ -9,18 +9,25 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/srvthreds/bootstrap/internal/mongox"
 )
 
 // Store keeps markers, audit records and snapshots in MongoDB.
 // Markers live in <db>.bootstrap_markers of each profile's own database, so
 // dropping that database also forgets that it was bootstrapped. It uses no
 // transactions and no TTL indexes (Azure Cosmos DB, FerretDB).
+//
+// The indexes its queries need (CollectionIndexes) are created before the
+// first write to a collection and before the first read of an existing
+// one, once per Store.
 type Store struct {
-	c *mongo.Client
+	c  *mongo.Client
+	ix *mongox.Indexes
 }
 
 // New returns a store on c. Safe for concurrent use.
-func New(c *mongo.Client) *Store { return &Store{c: c} }
+func New(c *mongo.Client) *Store { return &Store{c: c, ix: mongox.NewIndexes()} }
 
 // Marker returns the marker of profile in db, or nil when there is none.
 func (s *Store) Marker(ctx context.Context, db, profile string) (*Marker, error) {
@@ -83,7 +90,11 @@ func (s *Store) DeleteMarker(ctx context.Context, db, profile string, fence int6
 
 // Audit inserts r into <db>.bootstrap_audit.
 func (s *Store) Audit(ctx context.Context, db string, r *AuditRecord) error {
-	if _, err := s.c.Database(db).Collection(AuditCollection).InsertOne(ctx, r); err != nil {
+	coll := s.c.Database(db).Collection(AuditCollection)
+	if err := ensureWrite(ctx, s.ix, nil, coll); err != nil {
+		return fmt.Errorf("write audit record %s.%s: %w", db, r.Profile, err)
+	}
+	if _, err := coll.InsertOne(ctx, r); err != nil {
 		return fmt.Errorf("write audit record %s.%s: %w", db, r.Profile, err)
 	}
 	return nil
@@ -96,16 +107,20 @@ func (s *Store) History(ctx context.Context, db string, profiles []string, limit
 	if len(profiles) > 0 {
 		filter = bson.D{{Key: "profile", Value: bson.D{{Key: "$in", Value: profiles}}}}
 	}
-	o := options.Find().SetSort(bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}})
+	o := options.Find().SetSort(historySort())
 	if limit > 0 {
 		o.SetLimit(int64(limit))
 	}
-	cur, err := s.c.Database(db).Collection(AuditCollection).Find(ctx, filter, o)
-	if err != nil {
-		return nil, fmt.Errorf("read audit %s: %w", db, err)
-	}
+	coll := s.c.Database(db).Collection(AuditCollection)
 	var out []AuditRecord
-	if err := cur.All(ctx, &out); err != nil {
+	err := readIndexed(ctx, s.ix, coll, func() error {
+		cur, err := coll.Find(ctx, filter, o)
+		if err != nil {
+			return err
+		}
+		return cur.All(ctx, &out)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read audit %s: %w", db, err)
 	}
 	return out, nil
@@ -113,7 +128,7 @@ func (s *Store) History(ctx context.Context, db string, profiles []string, limit
 
 // Markers returns every marker stored in db.
 func (s *Store) Markers(ctx context.Context, db string) ([]Marker, error) {
-	cur, err := s.c.Database(db).Collection(MarkersCollection).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	cur, err := s.c.Database(db).Collection(MarkersCollection).Find(ctx, bson.D{}, options.Find().SetSort(markersSort()))
 	if err != nil {
 		return nil, fmt.Errorf("read markers %s: %w", db, err)
 	}

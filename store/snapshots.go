@@ -81,7 +81,7 @@ type StoredSnapshot struct {
 // (by the fence that took them), without their items. Safe for concurrent
 // use.
 func (s *Store) Snapshots(ctx context.Context, db, profile string) ([]SnapshotInfo, error) {
-	st := NewSnapshotStore(s.c, db, nil)
+	st := s.SnapshotStore(db, nil)
 	list, err := st.List(ctx, profile)
 	if err != nil {
 		return nil, err
@@ -97,14 +97,27 @@ func (s *Store) Snapshots(ctx context.Context, db, profile string) ([]SnapshotIn
 type SnapshotStore struct {
 	coll   *mongo.Collection
 	log    *slog.Logger
-	window mongox.Window // bounds every write (see Under); nil: none
+	window mongox.Window   // bounds every write (see Under); nil: none
+	ix     *mongox.Indexes // the indexes made sure of (see CollectionIndexes)
 }
 
+// NewSnapshotStore returns the snapshot store of db, which makes sure of
+// its collection's indexes once (Store.SnapshotStore shares the Store's).
 func NewSnapshotStore(mc *mongo.Client, db string, log *slog.Logger) SnapshotStore {
+	return newSnapshotStore(mc, db, log, mongox.NewIndexes())
+}
+
+// SnapshotStore returns the snapshot store of db, making sure of its
+// indexes once for s.
+func (s *Store) SnapshotStore(db string, log *slog.Logger) SnapshotStore {
+	return newSnapshotStore(s.c, db, log, s.ix)
+}
+
+func newSnapshotStore(mc *mongo.Client, db string, log *slog.Logger, ix *mongox.Indexes) SnapshotStore {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return SnapshotStore{coll: mc.Database(db).Collection(SnapshotsCollection), log: log}
+	return SnapshotStore{coll: mc.Database(db).Collection(SnapshotsCollection), log: log, ix: ix}
 }
 
 // Under returns s with every write bounded by w, the run's lease: no chunk
@@ -121,14 +134,16 @@ func chunkID(profile, version string, n int) string {
 // List returns the snapshots of profile, newest first, without items.
 func (s SnapshotStore) List(ctx context.Context, profile string) ([]StoredSnapshot, error) {
 	var chunks []chunk
-	err := mongox.Retry(ctx, s.log, nil, func(ctx context.Context) error {
-		cur, err := s.coll.Find(ctx, bson.D{{Key: "profile", Value: profile}},
-			options.Find().SetProjection(bson.D{{Key: "items", Value: 0}}))
-		if err != nil {
-			return err
-		}
-		chunks = chunks[:0]
-		return cur.All(ctx, &chunks)
+	err := readIndexed(ctx, s.ix, s.coll, func() error {
+		return mongox.Retry(ctx, s.log, nil, func(ctx context.Context) error {
+			cur, err := s.coll.Find(ctx, bson.D{{Key: "profile", Value: profile}},
+				options.Find().SetProjection(bson.D{{Key: "items", Value: 0}}))
+			if err != nil {
+				return err
+			}
+			chunks = chunks[:0]
+			return cur.All(ctx, &chunks)
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read snapshots of %s in %s: %w", profile, s.coll.Database().Name(), err)
@@ -186,15 +201,17 @@ func groupSnapshots(chunks []chunk) []StoredSnapshot {
 // a chunk is missing or was written with another fence.
 func (s SnapshotStore) Items(ctx context.Context, snap StoredSnapshot) ([]bson.Raw, error) {
 	var chunks []chunk
-	err := mongox.Retry(ctx, s.log, nil, func(ctx context.Context) error {
-		cur, err := s.coll.Find(ctx, bson.D{
-			{Key: "profile", Value: snap.Profile}, {Key: "version", Value: snap.Version},
-		}, options.Find().SetSort(bson.D{{Key: "chunk", Value: 1}}))
-		if err != nil {
-			return err
-		}
-		chunks = chunks[:0]
-		return cur.All(ctx, &chunks)
+	err := readIndexed(ctx, s.ix, s.coll, func() error {
+		return mongox.Retry(ctx, s.log, nil, func(ctx context.Context) error {
+			cur, err := s.coll.Find(ctx, bson.D{
+				{Key: "profile", Value: snap.Profile}, {Key: "version", Value: snap.Version},
+			}, options.Find().SetSort(chunkSort()))
+			if err != nil {
+				return err
+			}
+			chunks = chunks[:0]
+			return cur.All(ctx, &chunks)
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot %s@%.12s: %w", snap.Profile, snap.Version, err)
@@ -224,6 +241,9 @@ func (s SnapshotStore) Items(ctx context.Context, snap StoredSnapshot) ([]bson.R
 // over a chunk with a fence no higher than hdr.Fence (ErrFenced otherwise);
 // ctx is checked before each write. The header chunk is written last.
 func (s SnapshotStore) Write(ctx context.Context, hdr SnapshotHeader, items [][]bson.Raw) error {
+	if err := ensureWrite(ctx, s.ix, s.window, s.coll); err != nil {
+		return fmt.Errorf("write snapshot %s@%.12s: %w", hdr.Profile, hdr.Version, err)
+	}
 	for n := len(items) - 1; n >= 0; n-- {
 		c := chunk{
 			ID: chunkID(hdr.Profile, hdr.Version, n), Profile: hdr.Profile, Version: hdr.Version,

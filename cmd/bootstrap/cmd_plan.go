@@ -100,6 +100,9 @@ func (c *planCmd) print(io *stdio, plan []runner.PlanEntry) error {
 		for _, d := range e.Diff {
 			printDiff(io.Out, d)
 		}
+		for _, ix := range e.Indexes {
+			fmt.Fprintf(io.Out, "  index: %s\n", ix)
+		}
 		for _, w := range e.Warnings {
 			fmt.Fprintf(io.Out, "  warning: %s\n", w)
 		}

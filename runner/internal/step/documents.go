@@ -29,7 +29,8 @@ func (documents) Writes(env *Env, s profiles.Step) (*Writes, error) {
 	if st.Collection == "" {
 		return nil, errors.New("documents: no collection")
 	}
-	ds := &DocSet{DB: env.DB, Coll: st.Collection, Field: cmp.Or(st.Key, "_id"), Ignore: []string{"modified"}}
+	ds := &DocSet{DB: env.DB, Coll: st.Collection, Field: cmp.Or(st.Key, "_id"), Ignore: []string{"modified"},
+		NoIndex: s.NoIndex}
 	withID := true
 	for _, it := range st.Items {
 		doc, err := jsbson.Doc(it.JSON)

@@ -57,7 +57,7 @@ func matchWrites(env *Env, s profiles.Step, ms *profiles.MatchStep, update bool)
 		return nil, fmt.Errorf("%s: step has no items", s.Kind)
 	}
 	now := bson.NewDateTimeFromTime(env.Now)
-	ds := &DocSet{DB: env.DB, Coll: ms.Collection, Update: update, Ignore: []string{"modified"}}
+	ds := &DocSet{DB: env.DB, Coll: ms.Collection, Update: update, Ignore: []string{"modified"}, NoIndex: s.NoIndex}
 	withID := true
 	for _, it := range ms.Items {
 		filter, doc, err := matchDoc(it, update)

@@ -92,6 +92,9 @@ type Env struct {
 	// Guard is the run's lease: it bounds every write and fences Redis
 	// batches by the lock; nil: unfenced (plan, tests of a step alone).
 	Guard Guard
+	// Indexes remembers the indexes of keyed writes already made sure of
+	// in this process (see DocSet.KeyIndexes); nil: checked every time.
+	Indexes *mongox.Indexes
 }
 
 // Guard is the run's lease as the steps see it (the runner's

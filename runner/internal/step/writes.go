@@ -42,6 +42,9 @@ type DocSet struct {
 	Ignore []string
 	Docs   []Doc
 	Note   string // a remark for the plan
+	// NoIndex: no index is made sure of on the key (the step's
+	// `index: false`; see KeyIndexes).
+	NoIndex bool
 }
 
 // Doc is one document and the value of its DocSet's Field, or, in a set
@@ -166,6 +169,9 @@ func (ds *DocSet) Match(d Doc) any {
 func (ds *DocSet) write(ctx context.Context, env *Env) (int64, error) {
 	if len(ds.Docs) == 0 {
 		return 0, nil
+	}
+	if err := ensureIndexes(ctx, env, ds); err != nil {
+		return 0, err
 	}
 	models := make([]mongo.WriteModel, len(ds.Docs))
 	for i, d := range ds.Docs {
