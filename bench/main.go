@@ -36,7 +36,7 @@ var (
 
 // sectionNames are the figures, in the order they are measured.
 func sectionNames() []string {
-	return []string{"size", "cold", "noop", "apply", "contention", "failover"}
+	return []string{"size", "cold", "noop", "apply", "memory", "contention", "failover"}
 }
 
 // config is the command line of bench.
@@ -224,7 +224,7 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 		log.Info("measuring", "figure", name, "load1", loads[len(loads)-1])
 		return true
 	}
-	needServers := want("noop") || want("apply") || want("contention") || want("failover")
+	needServers := want("noop") || want("apply") || want("memory") || want("contention") || want("failover")
 	if needServers {
 		network, err := d.newNetwork(ctx)
 		if err != nil {
@@ -240,6 +240,7 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 		cold   *coldResult
 		noop   *noopResult
 		apply  *applyResult
+		mem    *memoryResult
 		cont   *contentionResult
 		fail   *failoverResult
 		errs   = map[string]error{}
@@ -256,6 +257,9 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 	}
 	if step("apply") {
 		apply, errs["apply"] = b.applyThroughput(ctx)
+	}
+	if step("memory") {
+		mem, errs["memory"] = b.memory(ctx)
 	}
 	if step("contention") {
 		cont, errs["contention"] = b.contention(ctx)
@@ -285,6 +289,9 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 			errs["apply chart"] = err
 		}
 		apply.section(rep, applyTarget, b.srv.Ferret, "benchmarks/apply.png")
+	}
+	if mem != nil {
+		mem.section(rep)
 	}
 	if cont != nil {
 		cont.section(rep, contentionTarget)
@@ -330,6 +337,8 @@ func sectionTitle(name string) string {
 		return "No-op run and peak memory"
 	case "apply":
 		return "Apply throughput"
+	case "memory":
+		return "Peak memory at the size limit"
 	case "contention":
 		return "Contention"
 	case "failover":
