@@ -102,6 +102,7 @@ func TestLargeOwnership_every_record_within_2MiB(t *testing.T) {
 	if got, want := ownedValues(t, f), bigDocs; got != want {
 		t.Errorf("marker owns %d documents, want %d", got, want)
 	}
+	v1Fence := raw.Lookup("fence").Int64()
 
 	v2 := loadSet(t, bigFS(dropped, "v2"), "big")
 	runSet(t, f, v2, run{})
@@ -128,4 +129,13 @@ func TestLargeOwnership_every_record_within_2MiB(t *testing.T) {
 		t.Errorf("rollback's marker owns %d documents, want v1's %d", got, want)
 	}
 	recordsWithin(t, f)
+	// Left: the chunks of the stored marker and of v1's, which the
+	// snapshots hold; v2's were deleted once the rollback's marker was
+	// written.
+	keep := map[int64]bool{v1Fence: true, res.Fence: true}
+	for id, c := range snapshot(t, f.mc, bigDB, store.OwnedCollection) {
+		if fence := c.Lookup("fence").Int64(); !keep[fence] {
+			t.Errorf("ownership chunk %.60s of fence %d left, want only fences %v", id, fence, keep)
+		}
+	}
 }
