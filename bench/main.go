@@ -36,7 +36,7 @@ var (
 
 // sectionNames are the figures, in the order they are measured.
 func sectionNames() []string {
-	return []string{"size", "cold", "noop", "apply", "keyed", "contention", "failover"}
+	return []string{"size", "cold", "noop", "apply", "keyed", "memory", "contention", "failover"}
 }
 
 // config is the command line of bench.
@@ -228,7 +228,7 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 		log.Info("measuring", "figure", name, "load1", loads[len(loads)-1])
 		return true
 	}
-	needServers := want("noop") || want("apply") || want("keyed") || want("contention") || want("failover")
+	needServers := want("noop") || want("apply") || want("keyed") || want("memory") || want("contention") || want("failover")
 	if needServers {
 		network, err := d.newNetwork(ctx)
 		if err != nil {
@@ -245,6 +245,7 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 		noop   *noopResult
 		apply  *applyResult
 		keyed  *keyedResult
+		mem    *memoryResult
 		cont   *contentionResult
 		fail   *failoverResult
 		errs   = map[string]error{}
@@ -264,6 +265,9 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 	}
 	if step("keyed") {
 		keyed, errs["keyed"] = b.keyedWrites(ctx)
+	}
+	if step("memory") {
+		mem, errs["memory"] = b.memory(ctx)
 	}
 	if step("contention") {
 		cont, errs["contention"] = b.contention(ctx)
@@ -296,6 +300,9 @@ func run(ctx context.Context, log *slog.Logger, o config) error {
 	}
 	if keyed != nil {
 		keyed.section(rep, b.srv.Ferret)
+	}
+	if mem != nil {
+		mem.section(rep)
 	}
 	if cont != nil {
 		cont.section(rep, contentionTarget)
@@ -343,6 +350,8 @@ func sectionTitle(name string) string {
 		return "Apply throughput"
 	case "keyed":
 		return "Keyed writes"
+	case "memory":
+		return "Peak memory at the size limit"
 	case "contention":
 		return "Contention"
 	case "failover":

@@ -160,7 +160,7 @@ func TestLoad_hostile(t *testing.T) {
 `,
 			},
 			want: []string{
-				`a/profile.yaml:2:25: reset.collections[1]: collection "bootstrap_markers" is reserved: bootstrap_* collections are bootstrap's own (markers, audit, snapshots, fences)`,
+				`a/profile.yaml:2:25: reset.collections[1]: collection "bootstrap_markers" is reserved: bootstrap_* collections are bootstrap's own (markers, ownership, audit, snapshots, fences)`,
 				`a/profile.yaml:3:24: reset.redis[1]: "b*" could match bootstrap's own keys (bootstrap:*: the lock and its records); name keys that cannot`,
 				`a/profile.yaml:3:30: reset.redis[2]: "boot?trap:*" could match bootstrap's own keys (bootstrap:*: the lock and its records); name keys that cannot`,
 				`a/profile.yaml:3:45: reset.redis[3]: "[ab]ootstrap:x" could match bootstrap's own keys (bootstrap:*: the lock and its records); name keys that cannot`,
@@ -174,7 +174,7 @@ func TestLoad_hostile(t *testing.T) {
 				"a/profile.yaml": "steps:\n  - documents: {collection: bootstrap_audit, dir: data}\n",
 				"a/data/d.json":  `{"_id": 1}`,
 			},
-			want: []string{`a/profile.yaml:2:29: steps[0].documents.collection: collection "bootstrap_audit" is reserved: bootstrap_* collections are bootstrap's own (markers, audit, snapshots, fences)`},
+			want: []string{`a/profile.yaml:2:29: steps[0].documents.collection: collection "bootstrap_audit" is reserved: bootstrap_* collections are bootstrap's own (markers, ownership, audit, snapshots, fences)`},
 		},
 		{
 			name: "reserved_redis_step_key",

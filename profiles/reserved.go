@@ -21,7 +21,7 @@ const (
 // collection, or "".
 func checkReservedCollection(name string) string {
 	if strings.HasPrefix(name, ReservedCollectionPrefix) {
-		return fmt.Sprintf("collection %q is reserved: %s* collections are bootstrap's own (markers, audit, snapshots, fences)", name, ReservedCollectionPrefix)
+		return fmt.Sprintf("collection %q is reserved: %s* collections are bootstrap's own (markers, ownership, audit, snapshots, fences)", name, ReservedCollectionPrefix)
 	}
 	return ""
 }

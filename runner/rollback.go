@@ -100,6 +100,10 @@ func (a *attempt) rollback(p *profiles.Profile, to string, res *RollbackResult) 
 	}
 	pr.Duration = a.r.opts.Now().Sub(pc.start)
 	m := *target.Marker
+	// A snapshot holds a marker without the ownership it keeps in chunks.
+	if err := a.r.store.LoadOwned(a.ctx(), p.Database, &m); err != nil {
+		return a.fail(pc, "marker", err)
+	}
 	m.Profile = p.Name
 	m.Fence, m.RunID, m.AppliedAt = a.lease.Fence(), a.r.opts.RunID, store.Millis(a.r.opts.Now())
 	m.DurationMs, m.Host, m.Image = pr.Duration.Milliseconds(), a.r.opts.Host, a.r.opts.Image

@@ -36,6 +36,12 @@ func Queries() []Query {
 		{Name: "snapshot items", Collection: SnapshotsCollection, Equal: []string{"profile", "version"}, Sort: chunkSort()},
 		{Name: "snapshot drop", Collection: SnapshotsCollection, Equal: []string{"profile", "version"}},
 		{Name: "snapshot chunk write (fenced)", Collection: SnapshotsCollection, Equal: []string{"_id"}},
+		{Name: "ownership chunk write", Collection: OwnedCollection, Equal: []string{"_id"}},
+		// Sorted by the client, not the server.
+		{Name: "ownership of a marker", Collection: OwnedCollection, Equal: []string{"profile", "fence"}},
+		// fence: a range ($lt, $nin) after the profile's equality.
+		{Name: "ownership drop", Collection: OwnedCollection, Equal: []string{"profile"}},
+		{Name: "fence claim (fenced)", Collection: FencesCollection, Equal: []string{"_id"}},
 	}
 }
 
@@ -54,6 +60,10 @@ func CollectionIndexes() map[string][]mongox.Index {
 				{Key: "profile", Value: 1}, {Key: "version", Value: 1},
 			}, chunkSort()...)},
 		},
+		OwnedCollection: {
+			{Name: "bootstrap_profile_fence", Keys: bson.D{{Key: "profile", Value: 1}, {Key: "fence", Value: 1}}},
+		},
+		FencesCollection: {mongox.IDIndex()},
 	}
 }
 

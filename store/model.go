@@ -59,6 +59,11 @@ type Marker struct {
 	// Owned is what this version of the profile wrote; nil on markers
 	// written before it was recorded.
 	Owned *Owned `bson:"owned,omitempty" json:"owned,omitempty"`
+	// OwnedChunks is, on a stored marker whose Owned is too large to carry
+	// inline, the number of its chunks in <db>.bootstrap_owned (keyed by
+	// the profile and Fence); Store reads them back into Owned. 0: Owned
+	// is inline (as every marker of earlier versions has it).
+	OwnedChunks int `bson:"ownedChunks,omitempty" json:"-"`
 
 	// RestoredFence is, on a rollback's marker, the fence of the run whose
 	// state the rollback restored; it links the marker to the snapshots of

@@ -39,6 +39,9 @@ func (s *Store) Marker(ctx context.Context, db, profile string) (*Marker, error)
 	if err != nil {
 		return nil, fmt.Errorf("read marker %s.%s: %w", db, profile, err)
 	}
+	if err := s.LoadOwned(ctx, db, &m); err != nil {
+		return nil, err
+	}
 	return &m, nil
 }
 
@@ -46,19 +49,43 @@ func (s *Store) Marker(ctx context.Context, db, profile string) (*Marker, error)
 // conditioned on {fence: {$lt: m.Fence}}, and when nothing matched an insert,
 // which fails with a duplicate key when a marker with a fence >= m.Fence is
 // stored. No transaction is needed.
+//
+// An Owned too large to carry inline is written first, in chunks of
+// <db>.bootstrap_owned keyed by the profile and m.Fence (a marker that is
+// refused leaves them to be deleted later); once the marker is stored, the
+// chunks of older fences that no snapshot refers to are deleted. Every
+// document is checked against MaxRecordBytes before it is written
+// (ErrTooLarge, naming it).
 func (s *Store) PutMarker(ctx context.Context, db string, m *Marker) error {
+	stored, err := s.storedMarker(ctx, db, m)
+	if err != nil {
+		return err
+	}
+	raw, err := encode(fmt.Sprintf("marker %s.%s", db, m.Profile), stored)
+	if err != nil {
+		return err
+	}
+	if err := s.putMarker(ctx, db, m, raw); err != nil {
+		return err
+	}
+	s.dropOwned(ctx, db, m.Profile, m.Fence)
+	return nil
+}
+
+// putMarker is the fenced write of the encoded marker raw of m.
+func (s *Store) putMarker(ctx context.Context, db string, m *Marker, raw bson.Raw) error {
 	coll := s.c.Database(db).Collection(MarkersCollection)
 	// A replace, not a $set: the optional fields of the marker it replaces
 	// (say, a rollback's) must not survive.
 	res, err := coll.ReplaceOne(ctx,
-		bson.D{{Key: "_id", Value: m.Profile}, {Key: "fence", Value: bson.D{{Key: "$lt", Value: m.Fence}}}}, m)
+		bson.D{{Key: "_id", Value: m.Profile}, {Key: "fence", Value: bson.D{{Key: "$lt", Value: m.Fence}}}}, raw)
 	if err != nil {
 		return fmt.Errorf("write marker %s.%s: %w", db, m.Profile, err)
 	}
 	if res.MatchedCount == 1 {
 		return nil
 	}
-	if _, err := coll.InsertOne(ctx, m); err != nil {
+	if _, err := coll.InsertOne(ctx, raw); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return fmt.Errorf("write marker %s.%s with fence %d: %w", db, m.Profile, m.Fence, ErrFenced)
 		}
@@ -76,6 +103,7 @@ func (s *Store) DeleteMarker(ctx context.Context, db, profile string, fence int6
 		return false, fmt.Errorf("delete marker %s.%s: %w", db, profile, err)
 	}
 	if res.DeletedCount == 1 {
+		s.dropOwned(ctx, db, profile, fence)
 		return true, nil
 	}
 	n, err := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: profile}})
@@ -88,13 +116,18 @@ func (s *Store) DeleteMarker(ctx context.Context, db, profile string, fence int6
 	return false, nil
 }
 
-// Audit inserts r into <db>.bootstrap_audit.
+// Audit inserts r into <db>.bootstrap_audit, checked against
+// MaxRecordBytes first (ErrTooLarge).
 func (s *Store) Audit(ctx context.Context, db string, r *AuditRecord) error {
+	raw, err := encode(fmt.Sprintf("audit record %s.%s (run %s)", db, r.Profile, r.RunID), r)
+	if err != nil {
+		return err
+	}
 	coll := s.c.Database(db).Collection(AuditCollection)
 	if err := ensureWrite(ctx, s.ix, nil, coll); err != nil {
 		return fmt.Errorf("write audit record %s.%s: %w", db, r.Profile, err)
 	}
-	if _, err := coll.InsertOne(ctx, r); err != nil {
+	if _, err := coll.InsertOne(ctx, raw); err != nil {
 		return fmt.Errorf("write audit record %s.%s: %w", db, r.Profile, err)
 	}
 	return nil
@@ -135,6 +168,11 @@ func (s *Store) Markers(ctx context.Context, db string) ([]Marker, error) {
 	var out []Marker
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("read markers %s: %w", db, err)
+	}
+	for i := range out {
+		if err := s.LoadOwned(ctx, db, &out[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

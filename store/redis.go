@@ -75,7 +75,13 @@ func (s *RedisRecords) Get(ctx context.Context, db, profile string) (*RedisRecor
 // Put stores r as the record of profile in db unless a record with a fence
 // >= r.Fence is stored (ErrFenced).
 func (s *RedisRecords) Put(ctx context.Context, db, profile string, r *RedisRecord) error {
-	n, err := putRecordScript.Run(ctx, s.rc, []string{RedisRecordKey(db, profile)},
+	key := RedisRecordKey(db, profile)
+	// The hash's key, field names and values, as Redis holds them.
+	size := len(key) + len("fenceversionhashAlgorunIdat") + 3*20 + len(r.Version) + len(r.RunID)
+	if err := checkSize("redis record "+key, size); err != nil {
+		return err
+	}
+	n, err := putRecordScript.Run(ctx, s.rc, []string{key},
 		r.Fence, r.Version, r.HashAlgo, r.RunID, r.At.UnixMilli()).Int()
 	if err != nil {
 		return fmt.Errorf("write redis record of %s.%s: %w", db, profile, err)

@@ -258,7 +258,7 @@ func (s SnapshotStore) Write(ctx context.Context, hdr SnapshotHeader, items [][]
 		}
 		if n == 0 {
 			c.ReplacedBy, c.Marker, c.TotalItems, c.TotalBytes, c.Uncovered =
-				hdr.ReplacedBy, hdr.Marker, hdr.TotalItems, hdr.TotalBytes, hdr.Uncovered
+				hdr.ReplacedBy, asStored(hdr.Marker), hdr.TotalItems, hdr.TotalBytes, hdr.Uncovered
 		}
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
@@ -275,16 +275,20 @@ func (s SnapshotStore) Write(ctx context.Context, hdr SnapshotHeader, items [][]
 // write matches), and when nothing matched an insert, whose duplicate key
 // error means a newer holder wrote the chunk (ErrFenced).
 func (s SnapshotStore) put(ctx context.Context, c *chunk) error {
+	raw, err := encode(fmt.Sprintf("snapshot chunk %s.%s", s.coll.Database().Name(), c.ID), c)
+	if err != nil {
+		return err
+	}
 	return mongox.Retry(ctx, s.log, s.window, func(ctx context.Context) error {
 		res, err := s.coll.ReplaceOne(ctx,
-			bson.D{{Key: "_id", Value: c.ID}, {Key: "fence", Value: bson.D{{Key: "$lte", Value: c.Fence}}}}, c)
+			bson.D{{Key: "_id", Value: c.ID}, {Key: "fence", Value: bson.D{{Key: "$lte", Value: c.Fence}}}}, raw)
 		if err != nil {
 			return fmt.Errorf("write snapshot chunk %s: %w", c.ID, err)
 		}
 		if res.MatchedCount == 1 {
 			return nil
 		}
-		if _, err := s.coll.InsertOne(ctx, c); err != nil {
+		if _, err := s.coll.InsertOne(ctx, raw); err != nil {
 			if mongo.IsDuplicateKeyError(err) {
 				return fmt.Errorf("write snapshot chunk %s with fence %d: %w", c.ID, c.Fence, ErrFenced)
 			}
@@ -292,6 +296,18 @@ func (s SnapshotStore) put(ctx context.Context, c *chunk) error {
 		}
 		return nil
 	})
+}
+
+// asStored returns the marker m as a snapshot holds it: without its Owned
+// when that is stored in chunks (kept for the snapshot: see
+// Store.PutMarker; Store.LoadOwned reads it back).
+func asStored(m *Marker) *Marker {
+	if m == nil || m.OwnedChunks == 0 {
+		return m
+	}
+	c := *m
+	c.Owned = nil
+	return &c
 }
 
 // Drop deletes the chunks of profile's snapshot of version written with a

@@ -22,6 +22,7 @@ var (
 )
 
 func main() {
+	setMemoryLimit(os.Getenv)
 	sd := newShutdown(context.Background())
 	done := make(chan int, 1)
 	pio := stdio{Out: os.Stdout, Err: os.Stderr, Env: os.Getenv, Shutdown: sd,

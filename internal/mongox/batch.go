@@ -112,6 +112,30 @@ func (b Batcher) BulkWrite(ctx context.Context, coll *mongo.Collection, models [
 	return written, err
 }
 
+// BulkWriteEach is BulkWrite of the models of items, each made by model
+// when its batch is sent (and made again if the batch is re-sent in
+// halves): only one batch's models are held at a time. An error of model
+// stops it, with the statements of the batch named.
+func BulkWriteEach[T any](ctx context.Context, b Batcher, coll *mongo.Collection, items []T, model func(T) (mongo.WriteModel, error)) (int64, error) {
+	b.Log = b.log().With("collection", coll.Name())
+	written, err := Send(ctx, b, items, func(ctx context.Context, part []T) error {
+		models := make([]mongo.WriteModel, len(part))
+		for i, it := range part {
+			m, err := model(it)
+			if err != nil {
+				return err // not transient: no retry
+			}
+			models[i] = m
+		}
+		_, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("write %s.%s %w", coll.Database().Name(), coll.Name(), err)
+	}
+	return written, err
+}
+
 // Send sends items in batches of at most b.Size, each with Retry under
 // b.Window, and reports each batch's length to b.Progress once it is sent.
 // A batch cut off by its deadline while ctx lives on (see Window: the server

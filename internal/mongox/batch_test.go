@@ -410,3 +410,31 @@ func TestRetryStopsWhenTheWindowCloses(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkWriteEachMakesModelsPerBatch: the models of a batch are made when
+// it is sent, not before the first one; an error making one stops the write
+// before its batch is sent, without a retry.
+func TestBulkWriteEachMakesModelsPerBatch(t *testing.T) {
+	mc, err := mongo.Connect() // never dialled: the first batch fails before it is sent
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mc.Disconnect(context.WithoutCancel(t.Context())) })
+	coll := mc.Database("db").Collection("c")
+	var made []int
+	bad := errors.New("bad document")
+	n, err := BulkWriteEach(t.Context(), Batcher{Size: 3, Log: discardLog()}, coll, []int{0, 1, 2, 3, 4, 5, 6},
+		func(i int) (mongo.WriteModel, error) {
+			made = append(made, i)
+			if i == 1 {
+				return nil, bad
+			}
+			return mongo.NewInsertOneModel().SetDocument(map[string]int{"i": i}), nil
+		})
+	if !errors.Is(err, bad) || n != 0 {
+		t.Fatalf("BulkWriteEach = %d, %v; want 0, the model's error", n, err)
+	}
+	if got, want := fmt.Sprint(made), "[0 1]"; got != want {
+		t.Errorf("models made = %s, want %s (the first batch's, up to the error; once: no retry)", got, want)
+	}
+}

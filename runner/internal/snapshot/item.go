@@ -17,10 +17,12 @@ const (
 	// ChunkTarget is the size a chunk document is filled to: well
 	// under the 2 MB documents of Azure Cosmos DB's request-unit accounts.
 	ChunkTarget = 1 << 20
-	// ChunkMax bounds a chunk that holds one large item alone; with
-	// its header fields a chunk stays under 8 MB. A larger item makes the
-	// snapshot too large.
-	ChunkMax = 7 << 20
+	// ChunkMax bounds a chunk that holds one large item alone: with its
+	// header fields (chunk 0 carries the marker it replaced, whose
+	// ownership is inline up to 256 KiB) a chunk stays under
+	// store.MaxRecordBytes. A larger item makes the snapshot too large:
+	// it is skipped with a note, the run goes on.
+	ChunkMax = store.MaxRecordBytes - 512<<10
 	// itemOverhead is what an item adds to its chunk beyond its
 	// own BSON: the array element's type byte and index key.
 	itemOverhead = 8

@@ -85,11 +85,12 @@ func TestSnapshotChunkItems(t *testing.T) {
 	}
 }
 
-func TestSnapshotChunksStayUnder8MB(t *testing.T) {
-	// 20 items of 3 MB: each chunk holds one, under the 8 MB a chunk may take.
+func TestSnapshotChunksStayUnderTheRecordLimit(t *testing.T) {
+	// 20 items of 1.4 MiB: each chunk holds one, with room for its header
+	// under the 2 MiB a record may take.
 	items := make([]bson.Raw, 20)
 	for i := range items {
-		items[i] = rawOfSize(t, 3<<20)
+		items[i] = rawOfSize(t, 1400<<10)
 	}
 	got, err := ChunkItems(items, ChunkTarget, ChunkMax)
 	if err != nil {
@@ -100,12 +101,12 @@ func TestSnapshotChunksStayUnder8MB(t *testing.T) {
 		for _, raw := range c {
 			n += len(raw) + itemOverhead
 		}
-		if n >= 8_000_000 {
-			t.Errorf("chunk %d holds %d bytes, want < 8 MB", i, n)
+		if n > store.MaxRecordBytes-256<<10 {
+			t.Errorf("chunk %d holds %d bytes, want room for a 256 KiB header under %d", i, n, store.MaxRecordBytes)
 		}
 	}
-	if _, err := ChunkItems([]bson.Raw{rawOfSize(t, 8<<20)}, ChunkTarget, ChunkMax); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("an 8 MiB item: err = %v, want ErrTooLarge", err)
+	if _, err := ChunkItems([]bson.Raw{rawOfSize(t, 2<<20)}, ChunkTarget, ChunkMax); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("a 2 MiB item: err = %v, want ErrTooLarge", err)
 	}
 }
 

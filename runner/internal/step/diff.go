@@ -63,8 +63,12 @@ func DiffDocs(ctx context.Context, mc *mongo.Client, stepName string, ds *DocSet
 			return d, err
 		}
 		vk := mongox.ValueKey(k)
-		keep[vk] = ds.compared(doc.Doc)
-		raw, err := bson.Marshal(doc.Doc)
+		wantDoc, err := doc.Document()
+		if err != nil {
+			return d, err
+		}
+		keep[vk] = ds.compared(wantDoc)
+		raw, err := bson.Marshal(wantDoc)
 		if err != nil {
 			return d, err
 		}

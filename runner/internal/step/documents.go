@@ -44,7 +44,9 @@ func (documents) Writes(env *Env, s profiles.Step) (*Writes, error) {
 		if _, ok := mongox.LookupPath(doc, "_id"); !ok {
 			withID = false
 		}
-		ds.Docs = append(ds.Docs, Doc{Key: v, Doc: doc})
+		// The converted document is dropped: it is converted again when
+		// its batch is written (see Doc.Src).
+		ds.Docs = append(ds.Docs, Doc{Key: v, Src: it.JSON})
 	}
 	if !withID {
 		// A document without _id keeps the stored one: compare without it.

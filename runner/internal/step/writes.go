@@ -2,6 +2,7 @@ package step
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/srvthreds/bootstrap/internal/jsbson"
 	"github.com/srvthreds/bootstrap/internal/mongox"
 	"github.com/srvthreds/bootstrap/profiles"
 	"github.com/srvthreds/bootstrap/store"
@@ -53,6 +55,19 @@ type Doc struct {
 	Key    any
 	Filter bson.D
 	Doc    bson.D
+	// Src, when Doc is nil, is the document as JSON, converted (Document)
+	// only when it is written or compared, batch by batch: a step's
+	// documents are never all held converted at once, so apply's memory
+	// stays near the size of the profile's files.
+	Src json.RawMessage
+}
+
+// Document returns d's document: Doc, or Src converted.
+func (d Doc) Document() (bson.D, error) {
+	if d.Doc != nil || d.Src == nil {
+		return d.Doc, nil
+	}
+	return jsbson.Doc(d.Src)
 }
 
 // RedisWrite is one Redis key as a step leaves it. Type "string", "hash" or
@@ -173,20 +188,26 @@ func (ds *DocSet) write(ctx context.Context, env *Env) (int64, error) {
 	if err := ensureIndexes(ctx, env, ds); err != nil {
 		return 0, err
 	}
-	models := make([]mongo.WriteModel, len(ds.Docs))
-	for i, d := range ds.Docs {
-		if ds.Delete {
-			models[i] = mongo.NewDeleteManyModel().SetFilter(ds.Filter(d))
-			continue
-		}
-		if ds.Update {
-			models[i] = mongo.NewUpdateOneModel().SetFilter(ds.Filter(d)).
-				SetUpdate(bson.D{{Key: "$set", Value: d.Doc}}).SetUpsert(true)
-		} else {
-			models[i] = mongo.NewReplaceOneModel().SetFilter(ds.Filter(d)).SetReplacement(d.Doc).SetUpsert(true)
-		}
+	coll := env.Mongo.Database(ds.DB).Collection(ds.Coll)
+	// The models of one batch at a time: each document is converted when
+	// its batch is sent.
+	return mongox.BulkWriteEach(ctx, env.batcher(), coll, ds.Docs, ds.model)
+}
+
+// model is the write of d: a delete, a $set upsert or a replace upsert.
+func (ds *DocSet) model(d Doc) (mongo.WriteModel, error) {
+	if ds.Delete {
+		return mongo.NewDeleteManyModel().SetFilter(ds.Filter(d)), nil
 	}
-	return env.batcher().BulkWrite(ctx, env.Mongo.Database(ds.DB).Collection(ds.Coll), models)
+	doc, err := d.Document()
+	if err != nil {
+		return nil, err
+	}
+	if ds.Update {
+		return mongo.NewUpdateOneModel().SetFilter(ds.Filter(d)).
+			SetUpdate(bson.D{{Key: "$set", Value: doc}}).SetUpsert(true), nil
+	}
+	return mongo.NewReplaceOneModel().SetFilter(ds.Filter(d)).SetReplacement(doc).SetUpsert(true), nil
 }
 
 // writeRedisBatch writes part in one batch (a fenced script, or a
