@@ -91,7 +91,9 @@ func (b *bench) memory(ctx context.Context) (*memoryResult, error) {
 		return nil, err
 	}
 	res.Validate = rss
-	r, rss, err = peakRSS(ctx, b.localRun(dir, memProfile, "--lock-name", "bench-memory"))
+	// FerretDB writes 11,000 documents in minutes, slower as the collection
+	// grows: the run's own --timeout (15m) is not what is measured here.
+	r, rss, err = peakRSS(ctx, b.localRun(dir, memProfile, "--lock-name", "bench-memory", "--timeout", "1h", "--stall-timeout", "10m"))
 	if err != nil {
 		return nil, err
 	}
