@@ -16,7 +16,6 @@ import (
 	"github.com/srvthreds/bootstrap/internal/harness"
 )
 
-
 // connTest runs the binary, as a process with JSON logs, on the example
 // profiles.
 type connTest struct {
