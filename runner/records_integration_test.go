@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -98,6 +99,11 @@ func TestLargeOwnership_every_record_within_2MiB(t *testing.T) {
 	counts := recordsWithin(t, f)
 	if got := counts[store.OwnedCollection]; got < 2 {
 		t.Errorf("ownership chunks = %d, want at least 2 (over 2 MiB of keys)", got)
+	}
+	for _, ix := range store.CollectionIndexes()[store.OwnedCollection] {
+		if got := indexNames(t, f.mc, bigDB, store.OwnedCollection); !slices.Contains(got, ix.Name) {
+			t.Errorf("indexes of %s = %v, want %s (created before the first chunk)", store.OwnedCollection, got, ix.Name)
+		}
 	}
 	if got, want := ownedValues(t, f), bigDocs; got != want {
 		t.Errorf("marker owns %d documents, want %d", got, want)
