@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	applySizes := fs.String("apply-sizes", "250,1000,2000,5000", "documents in the generated profile, ascending; the RSS target applies to the last")
 	fs.IntVar(&o.ApplyRuns, "apply-runs", 3, "runs of the runner and of the raw program at each size")
 	fs.IntVar(&o.ApplyRunsLargest, "apply-runs-largest", 1, "runs at the largest size (at most -apply-runs; 5,000 documents take minutes per run on FerretDB)")
-	fs.IntVar(&o.KeyedDocs, "keyed-docs", 2000, "documents of the keyed writes figure; 20000 against a MongoDB (-mongo-image mongo:7): FerretDB scans the collection for every keyed upsert, index or not, which takes hours at 20,000")
+	fs.IntVar(&o.KeyedDocs, "keyed-docs", 1000, "documents of the keyed writes figure; 20000 against a MongoDB (-mongo-image mongo:7): FerretDB scans the collection for every keyed upsert, index or not, which takes hours at 20,000 and minutes at 2,000 on a busy machine")
 	fs.IntVar(&o.KeyedRuns, "keyed-runs", 1, "runs of each program of the keyed writes figure")
 	contention := fs.String("contention", "20,100", "runners started at once on current markers, ascending")
 	fs.IntVar(&o.ContentionEmpty, "contention-empty", 20, "runners started at once on empty servers")
