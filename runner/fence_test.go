@@ -103,6 +103,9 @@ func TestFence_is_above_every_fence_drawn_before(t *testing.T) {
 		{"failover_lost_the_last_incr", 40, map[string]int64{"nr": 41, "app": 41}, markerRecords{"base": 40}, 42, 2},
 		{"claimed_in_one_database_only", 20, map[string]int64{"nr": 10, "app": 30}, markerRecords{}, 31, 2},
 		{"markers_ahead_of_the_claims", 0, map[string]int64{"nr": 3}, markerRecords{"app": 50}, 51, 2},
+		// Markers written before fences were claimed: one carries the very
+		// fence the counter hands out next, and nothing is claimed yet.
+		{"a_marker_at_the_drawn_fence_unclaimed", 4, map[string]int64{}, markerRecords{"base": 5}, 6, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
