@@ -45,7 +45,8 @@ const (
 // Profile is one loaded and validated profile. Everything its steps read
 // from the profile directory is already parsed into it, so applying a
 // profile does no file I/O except for secrets (password files, HTTP header
-// secrets) that are read at apply time and never hashed.
+// secrets), read once before the run connects (its preflight) and never
+// hashed.
 type Profile struct {
 	Name     string   // directory name
 	Form     Form     // manifest or srvthreds
@@ -164,7 +165,7 @@ type User struct {
 // PasswordSource is where a user's password comes from: exactly one of
 // Value (inline in the profile), Env (an environment variable) or File (a
 // file path, typically a mounted Kubernetes secret; absolute paths allowed,
-// read at apply time, never hashed).
+// read once before the run connects, never hashed).
 type PasswordSource struct {
 	Value string
 	Env   string
@@ -220,7 +221,7 @@ type HTTPStep struct {
 	Timeout     time.Duration // overall, default 30s
 	Retries     int           // default 4
 	Headers     map[string]string
-	HeadersFrom map[string]SecretSource // header name -> secret, read at apply time
+	HeadersFrom map[string]SecretSource // header name -> secret, read once before the run connects
 	Body        []byte                  // from body file, hashed
 	BodyFile    string
 	// SafeParams names the query parameters that may be shown with their

@@ -196,7 +196,7 @@ func (s *Store) LoadOwned(ctx context.Context, db string, m *Marker) error {
 // hold (a rollback restores them). It is best effort: chunks left behind
 // are deleted by the profile's next marker write or deletion.
 func (s *Store) dropOwned(ctx context.Context, db, profile string, below int64) {
-	snaps, err := NewSnapshotStore(s.c, db, nil).List(ctx, profile)
+	snaps, err := s.SnapshotStore(db, nil).List(ctx, profile)
 	if err != nil {
 		return
 	}
